@@ -1,0 +1,65 @@
+"""Settings read once from the environment.
+
+Every knob that the environment can turn lives here, so a lesson, the CLI and the tests
+agree on what `GANLIB_SMOKE=1` or `GANLIB_OFFLINE=1` means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _flag(env: dict, name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={env[name]!r} is not a yes/no value; use 1 or 0.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the environment asked for.
+
+    smoke:      shrink every lesson to seconds (CI runs each notebook this way).
+    seed:       default seed for data order, noise and weights.
+    data_dir:   extra place to look for datasets (searched before the repo's `data/`).
+    output_dir: where runs write; nothing is written outside it.
+    offline:    never try to download; fail with a clear message instead.
+    """
+
+    smoke: bool = False
+    seed: int = 0
+    data_dir: Path | None = None
+    output_dir: Path = Path("runs")
+    offline: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        seed_text = env.get("GANLIB_SEED", "0")
+        try:
+            seed = int(seed_text)
+        except ValueError:
+            raise ValueError(f"GANLIB_SEED={seed_text!r} is not an integer.") from None
+        data_dir = env.get("GANLIB_DATA_DIR")
+        return cls(
+            smoke=_flag(env, "GANLIB_SMOKE"),
+            seed=seed,
+            data_dir=Path(data_dir).expanduser() if data_dir else None,
+            output_dir=Path(env.get("GANLIB_OUTPUT_DIR") or "runs").expanduser(),
+            offline=_flag(env, "GANLIB_OFFLINE"),
+        )
+
+
+def settings() -> Settings:
+    """The current settings (re-read each call, so tests and notebooks can change them)."""
+    return Settings.from_env()

@@ -1,0 +1,11 @@
+"""Datasets: `load(name, split)` for real data, and tf.data pipelines."""
+
+from . import mnist, sine  # noqa: F401  (registers the loaders)
+from .idx import DataFileError, read_idx, write_idx
+from .pipeline import batches, to_model_range, to_uint8
+from .registry import ArrayDataset, DatasetUnavailable, UnknownDataset, available, load
+
+__all__ = [
+    "ArrayDataset", "DataFileError", "DatasetUnavailable", "UnknownDataset", "available",
+    "batches", "load", "read_idx", "to_model_range", "to_uint8", "write_idx",
+]  # fmt: skip

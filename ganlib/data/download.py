@@ -1,0 +1,54 @@
+"""Download a file with a SHA-256 check, atomically: a partial or bad file never looks valid."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.request
+from pathlib import Path
+
+
+class ChecksumError(RuntimeError):
+    """The downloaded bytes are not the ones the checksum names."""
+
+
+def sha256_of(path: Path, gunzip: bool = False) -> str:
+    """SHA-256 of a file's bytes, or of its decompressed bytes when `gunzip` is set."""
+    h = hashlib.sha256()
+    with (gzip.open(path, "rb") if gunzip else open(path, "rb")) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: int = 2) -> Path:
+    """Fetch `url` to `dest` unless a verified copy is there; retry once on a bad checksum.
+
+    `gunzip_hash` checks the hash of the decompressed content, which stays the same when a
+    mirror recompresses the file.
+    """
+    dest = Path(dest)
+    if dest.exists() and sha256_of(dest, gunzip_hash) == sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")
+    got = ""
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+            try:
+                got = sha256_of(tmp, gunzip_hash)
+            except (OSError, EOFError) as e:
+                got = f"unreadable ({e})"
+            if got == sha256:
+                tmp.replace(dest)
+                return dest
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise ChecksumError(
+        f"{url} gave a file whose SHA-256 is {got}, not {sha256}, twice. The download was "
+        f"deleted; check the URL or your network, or put a good copy at {dest}."
+    )

@@ -1,0 +1,16 @@
+"""The lessons' configurations and builders, shared by the notebooks and the CLI."""
+
+from . import dcgan, sine
+from .base import Run, fit, load_config, restore
+
+LESSONS = {"sine": sine, "dcgan": dcgan}
+
+
+def get(name: str):
+    """The lesson module for `name` (e.g. "dcgan"), or a clear error."""
+    if name not in LESSONS:
+        raise KeyError(f"Unknown lesson {name!r}. Lessons: {', '.join(LESSONS)}.")
+    return LESSONS[name]
+
+
+__all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore"]

@@ -1,0 +1,76 @@
+"""Adversarial losses on logits (label 1 = real).
+
+Each loss is a pair: `discriminator(real_logits, fake_logits)` and `generator(fake_logits)`,
+both returning per-example losses so a train step can average them over the global batch.
+Soft labels (one-sided smoothing) and noisy labels (random flips) are options of the
+discriminator loss, the GAN hacks lesson 02 lets learners switch on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+
+def _bce(labels, logits):
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def _flatten(logits):
+    logits = tf.cast(logits, tf.float32)
+    return tf.reshape(logits, [tf.shape(logits)[0], -1])
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialLoss:
+    """kind: 'non_saturating' (default), 'minimax' or 'least_squares'.
+
+    real_label: target for real images (0.9 is one-sided label smoothing).
+    flip_prob:  chance that a discriminator target is flipped (noisy labels).
+    """
+
+    kind: str = "non_saturating"
+    real_label: float = 1.0
+    flip_prob: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Unknown loss {self.kind!r}; choose one of {', '.join(KINDS)}.")
+        if not 0.0 <= self.flip_prob < 0.5:
+            raise ValueError(f"flip_prob {self.flip_prob} must be in [0, 0.5).")
+
+    def _targets(self, logits, value, seed):
+        targets = tf.fill(tf.shape(logits), tf.constant(value, tf.float32))
+        if self.flip_prob > 0:
+            if seed is None:
+                raise ValueError("noisy labels (flip_prob > 0) need a seed for the flips.")
+            flip = tf.random.stateless_uniform(tf.shape(logits), seed) < self.flip_prob
+            targets = tf.where(flip, 1.0 - targets, targets)
+        return targets
+
+    def discriminator(self, real_logits, fake_logits, seed=None):
+        """Per-example loss of D: push real logits toward `real_label`, fake toward 0."""
+        real, fake = _flatten(real_logits), _flatten(fake_logits)
+        seeds = (None, None) if seed is None else tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2))
+        real_t = self._targets(real, self.real_label, seeds[0])
+        fake_t = self._targets(fake, 0.0, seeds[1])
+        if self.kind == "least_squares":
+            per = tf.square(real - real_t) + tf.square(fake - fake_t)
+            return tf.reduce_mean(0.5 * per, axis=1)
+        return tf.reduce_mean(_bce(real_t, real) + _bce(fake_t, fake), axis=1)
+
+    def generator(self, fake_logits):
+        """Per-example loss of G on D's logits for its samples."""
+        fake = _flatten(fake_logits)
+        if self.kind == "non_saturating":  # maximise log D(G(z)): strong gradients early on
+            per = _bce(tf.ones_like(fake), fake)
+        elif self.kind == "minimax":  # minimise log(1 - D(G(z))): the original, saturating form
+            per = -_bce(tf.zeros_like(fake), fake)
+        else:
+            per = 0.5 * tf.square(fake - 1.0)
+        return tf.reduce_mean(per, axis=1)
+
+
+KINDS = ("non_saturating", "minimax", "least_squares")

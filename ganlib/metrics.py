@@ -1,0 +1,214 @@
+"""How good is a generator? Numbers computed by ganlib, always beside the real-data reference.
+
+Images are judged by a small classifier trained on the dataset's training split (the "judge"):
+its penultimate features give FID and KID against the 10k test images, and its predictions give
+class shares, whose entropy measures mode coverage (log2 10 = 3.32 bits is every class equally).
+A generator is only as good as these numbers next to the same numbers for real images.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+from scipy import linalg
+
+from . import data
+
+JUDGE_DIR = Path(__file__).resolve().parent / "judges"
+
+
+# --- the judge classifier -----------------------------------------------------------------
+def build_judge(image_shape=(28, 28, 1), num_classes: int = 10, seed: int = 0) -> keras.Model:
+    """A small CNN; its 128-d `features` layer is the space FID and KID are measured in."""
+    init = keras.initializers.HeNormal(seed=seed)
+    image = keras.Input(image_shape, name="image")
+    x = image
+    for filters, stride in ((32, 1), (64, 2), (128, 2)):
+        x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                          kernel_initializer=init)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2, seed=seed)(x)
+    features = layers.Dense(128, activation="relu", name="features", kernel_initializer=init)(x)
+    logits = layers.Dense(num_classes, name="logits")(layers.Dropout(0.2, seed=seed)(features))
+    return keras.Model(image, logits, name="judge")
+
+
+def train_judge(dataset: str, epochs: int = 8, batch_size: int = 128, seed: int = 0,
+                out_dir: Path | None = None) -> tuple[keras.Model, dict]:
+    """Train the judge on the training split, report test accuracy, save `<dataset>.keras`."""
+    keras.utils.set_random_seed(seed)
+    train, test = data.load(dataset, "train"), data.load(dataset, "test")
+    model = build_judge(train.x.shape[1:], train.num_classes, seed)
+    steps = epochs * (len(train) // batch_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(data.to_model_range(train.x), train.y, batch_size=batch_size, epochs=epochs,
+              verbose=2)
+    _, acc = model.evaluate(data.to_model_range(test.x), test.y, verbose=0)
+    info = {"dataset": dataset, "test_accuracy": round(float(acc), 4), "epochs": epochs,
+            "train_source": train.source}
+    out_dir = Path(out_dir or JUDGE_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f"{dataset}.tmp.keras"
+    model.save(tmp)
+    tmp.replace(out_dir / f"{dataset}.keras")
+    (out_dir / f"{dataset}.json").write_text(json.dumps(info, indent=2) + "\n")
+    return model, info
+
+
+def _cache_dir() -> Path:
+    return Path.home() / ".cache" / "ganlib" / "judges"
+
+
+@functools.lru_cache(maxsize=4)
+def judge(dataset: str) -> keras.Model:
+    """The judge for a dataset: shipped with ganlib, cached, or trained now (and cached)."""
+    for folder in (JUDGE_DIR, _cache_dir()):
+        path = folder / f"{dataset}.keras"
+        if path.exists():
+            return keras.models.load_model(path)
+    print(f"No judge for {dataset} yet: training one (a few minutes, once).")
+    return train_judge(dataset, out_dir=_cache_dir())[0]
+
+
+def judge_info(dataset: str) -> dict:
+    for folder in (JUDGE_DIR, _cache_dir()):
+        path = folder / f"{dataset}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    return {}
+
+
+@functools.lru_cache(maxsize=8)
+def _feature_model(dataset: str) -> keras.Model:
+    j = judge(dataset)
+    return keras.Model(j.inputs, [j.get_layer("features").output, j.outputs[0]])
+
+
+def _as_model_range(images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return data.to_model_range(images)
+    if images.min() < -1.001 or images.max() > 1.001:
+        raise ValueError("float images must be in [-1, 1]; pass uint8 for [0, 255] images.")
+    return images.astype(np.float32)
+
+
+def judge_outputs(images, dataset: str, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """(features N x 128, class probabilities N x K) of the judge for uint8 or [-1, 1] images."""
+    model = _feature_model(dataset)
+    images = _as_model_range(images)
+    expected = tuple(model.inputs[0].shape[1:])
+    if images.shape[1:] != expected:
+        raise ValueError(f"{dataset} judge takes images of shape {expected}, got "
+                         f"{images.shape[1:]}.")
+    feats, probs = [], []
+    for i in range(0, len(images), batch_size):
+        f, logits = model(images[i:i + batch_size], training=False)
+        feats.append(np.asarray(f, np.float64))
+        probs.append(np.asarray(keras.ops.softmax(logits), np.float64))
+    return np.concatenate(feats), np.concatenate(probs)
+
+
+@functools.lru_cache(maxsize=4)
+def _test_features(dataset: str) -> np.ndarray:
+    return judge_outputs(data.load(dataset, "test").x, dataset)[0]
+
+
+# --- the statistics -----------------------------------------------------------------------
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """FID between two feature sets: |mu_a - mu_b|^2 + Tr(Sa + Sb - 2 (Sa Sb)^1/2)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(sa @ sb, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(sa)) * 1e-6
+        covmean = linalg.sqrtm((sa + eps) @ (sb + eps))
+    covmean = covmean.real
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(sa + sb - 2 * covmean))
+
+
+def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 20,
+                              subset_size: int = 1000, seed: int = 0) -> float:
+    """KID: unbiased MMD^2 with the cubic polynomial kernel, averaged over random subsets."""
+    rng = np.random.default_rng(seed)
+    d = a.shape[1]
+    m = min(subset_size, len(a), len(b))
+    kernel = lambda x, y: (x @ y.T / d + 1.0) ** 3
+    total = 0.0
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+        total += ((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+                  + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+    return float(total / subsets)
+
+
+def class_shares(probs: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """Share of images the judge assigns to each class (by argmax)."""
+    k = num_classes or probs.shape[1]
+    return np.bincount(probs.argmax(1), minlength=k) / len(probs)
+
+
+def entropy_bits(shares: np.ndarray) -> float:
+    p = shares[shares > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def image_metrics(images, dataset: str, seed: int = 0) -> dict:
+    """Judge FID, KID, class-share entropy and largest class share of `images` vs the test set."""
+    feats, probs = judge_outputs(images, dataset)
+    test = _test_features(dataset)
+    shares = class_shares(probs)
+    return {
+        "n": len(feats),
+        "fid": round(frechet_distance(feats, test), 4),
+        "kid": round(kernel_inception_distance(feats, test, seed=seed), 5),
+        "class_entropy_bits": round(entropy_bits(shares), 4),
+        "max_class_share": round(float(shares.max()), 4),
+    }
+
+
+def real_reference(dataset: str, n: int, seed: int = 0) -> dict:
+    """The same metrics for `n` real training images: the floor a generator can reach at n."""
+    train = data.load(dataset, "train")
+    idx = np.random.default_rng(seed).choice(len(train), n, replace=False)
+    ref = image_metrics(train.x[idx], dataset, seed)
+    ref["judge_test_accuracy"] = judge_info(dataset).get("test_accuracy")
+    return ref
+
+
+# --- points (lesson 01) ---------------------------------------------------------------------
+def point_metrics(points: np.ndarray, bins: int = 20) -> dict:
+    """How close 2-D points lie to y = sin x, and how evenly x covers [-pi, pi].
+
+    coverage: share of the `bins` equal x-intervals holding at least half their expected count.
+    x_w1:     1-Wasserstein distance between the x values and Uniform(-pi, pi).
+    """
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be N x 2, got {points.shape}.")
+    x, y = points[:, 0], points[:, 1]
+    inside = np.clip(x, -math.pi, math.pi)
+    counts, _ = np.histogram(inside, bins=bins, range=(-math.pi, math.pi))
+    expected = len(x) / bins
+    quantiles = -math.pi + 2 * math.pi * (np.arange(len(x)) + 0.5) / len(x)
+    return {
+        "n": len(x),
+        "mean_abs_error": round(float(np.mean(np.abs(y - np.sin(x)))), 5),
+        "coverage": round(float(np.mean(counts >= 0.5 * expected)), 4),
+        "outside_range": round(float(np.mean(np.abs(x) > math.pi + 0.05)), 4),
+        "x_w1": round(float(np.mean(np.abs(np.sort(x) - quantiles))), 5),
+    }
