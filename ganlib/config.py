@@ -43,7 +43,7 @@ class Settings:
     offline: bool = False
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "Settings":
+    def from_env(cls, env: dict | None = None) -> Settings:
         env = os.environ if env is None else env
         seed_text = env.get("GANLIB_SEED", "0")
         try:

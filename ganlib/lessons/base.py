@@ -11,8 +11,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import tensorflow as tf
-
 from .. import config as ganlib_config
 from ..callbacks import Checkpoints, Snapshots
 from ..trainer import Trainer

@@ -46,7 +46,7 @@ class Config:
     sample_every: int = 500
     checkpoint_every: int = 1000
 
-    def smoke(self) -> "Config":
+    def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny budget."""
         return dataclasses.replace(self, minutes=None, steps=150, sample_every=50,
                                    checkpoint_every=100, log_every=10, ema_decay=0.9)

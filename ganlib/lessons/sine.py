@@ -42,7 +42,7 @@ class Config:
     sample_every: int = 500
     checkpoint_every: int = 2000
 
-    def smoke(self) -> "Config":
+    def smoke(self) -> Config:
         return dataclasses.replace(self, steps=300, minutes=None, sample_every=100,
                                    checkpoint_every=200, log_every=20)
 

@@ -1,0 +1,239 @@
+"""Benchmarks: figures printed, never asserted (tests check behaviour, these measure).
+
+`bench step`:    images/s of ganlib's DCGAN step vs the classic Keras loop (stacked G->D,
+                 `trainable` toggled, `train_on_batch`), and the step's achieved GFLOP/s as a
+                 share of a large float32 matmul's GFLOP/s measured in the same run.
+`bench quality`: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from . import data, metrics
+from .lessons import base, dcgan
+from .models import build_dcgan_discriminator, build_dcgan_generator
+
+
+# --- FLOPs ------------------------------------------------------------------------------------
+def forward_flops(model: keras.Model) -> int:
+    """Multiply-adds x 2 of the Dense and convolution layers for one example."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += forward_flops(layer)
+        elif isinstance(layer, layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif isinstance(layer, layers.Conv2DTranspose):
+            h, w, cin = layer.input.shape[1:]
+            k1, k2, cout, _ = layer.kernel.shape
+            total += 2 * h * w * cin * cout * k1 * k2
+        elif isinstance(layer, layers.Conv2D):
+            h, w, cout = layer.output.shape[1:]
+            k1, k2, cin, _ = layer.kernel.shape
+            total += 2 * h * w * cin * cout * k1 * k2
+    return int(total)
+
+
+def gan_step_flops(g: keras.Model, d: keras.Model) -> int:
+    """Per real image: G and D on real and fake, each forward + backward (3 x forward).
+
+    Conservative: the generator loss's backward pass through D is not counted.
+    """
+    return 3 * (forward_flops(g) + 2 * forward_flops(d))
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a large float32 matmul on this machine, now."""
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    mm = tf.function(tf.matmul)
+    mm(a, b).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        c = mm(a, b)
+    c.numpy()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+# --- bench step -------------------------------------------------------------------------------
+def _time(fn, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def classic_keras_loop(cfg: dcgan.Config, images: np.ndarray):
+    """The textbook loop, made correct under Keras 3: returns a function doing one iteration.
+
+    Keras captures a model's trainable weights when it first traces its train function, so D
+    is compiled and trained while trainable, the stacked model is first trained while D is
+    frozen, and the flag is toggled around every call.
+    """
+    shape = images.shape[1:]
+    g = build_dcgan_generator(cfg.latent_dim, shape, cfg.width, seed=cfg.seed)
+    d = build_dcgan_discriminator(shape, cfg.width, seed=cfg.seed)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    d.compile(keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1), bce)
+    z = keras.Input((cfg.latent_dim,))
+    gan = keras.Model(z, d(g(z)))
+    gan.compile(keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1), bce)
+    rng = np.random.default_rng(cfg.seed)
+    b = cfg.batch_size
+    ones, zeros = np.ones((b, 1), "f4"), np.zeros((b, 1), "f4")
+    real_all = data.to_model_range(images)
+
+    def iteration():
+        real = real_all[rng.integers(0, len(real_all), b)]
+        noise = rng.standard_normal((b, cfg.latent_dim)).astype("f4")
+        fake = g.predict(noise, verbose=0)
+        d.trainable = True
+        d.train_on_batch(real, ones)
+        d.train_on_batch(fake, zeros)
+        d.trainable = False
+        gan.train_on_batch(noise, ones)
+
+    def check():
+        """One iteration must move D in its own update and leave D alone in G's."""
+        before = [w.numpy().copy() for w in d.trainable_weights]
+        iteration()
+        d.trainable = False
+        frozen = [w.numpy().copy() for w in d.weights]
+        gan.train_on_batch(rng.standard_normal((b, cfg.latent_dim)).astype("f4"), ones)
+        moved = any(not np.allclose(a, w.numpy()) for a, w in zip(before, d.trainable_weights))
+        kept = all(np.allclose(a, w.numpy()) for a, w in zip(frozen, d.weights))
+        if not (moved and kept):
+            raise RuntimeError("classic loop is wrong: D must train in its step only")
+
+    return iteration, check, g, d
+
+
+def bench_step(batch_size: int | None = None, repeats: int = 20) -> dict:
+    """Images/s of ganlib's step and of the classic loop on lesson 02's models and batch."""
+    cfg = dcgan.Config()
+    if batch_size:
+        cfg = dataclasses.replace(cfg, batch_size=batch_size)
+    images = data.load(cfg.dataset, "train").x
+    run = dcgan.build(dataclasses.replace(cfg, ema_decay=None), run_dir=_scratch("bench-step"))
+    batches = iter(run.trainer.data)
+    step = run.trainer.step
+    ganlib_s = _time(lambda: step(next(batches))["generator_loss"].numpy(), 5, repeats)
+    iteration, check, g, d = classic_keras_loop(cfg, images)
+    check()
+    classic_s = _time(iteration, 3, repeats)
+    flops = gan_step_flops(run.models["generator"], run.models["discriminator"]) * cfg.batch_size
+    peak = matmul_gflops()
+    achieved = flops / ganlib_s / 1e9
+    return {
+        "bench": "step",
+        "batch_size": cfg.batch_size,
+        "ganlib_images_per_s": round(cfg.batch_size / ganlib_s, 1),
+        "classic_images_per_s": round(cfg.batch_size / classic_s, 1),
+        "speedup": round(classic_s / ganlib_s, 2),
+        "step_gflop": round(flops / 1e9, 3),
+        "step_gflops_per_s": round(achieved, 1),
+        "matmul_gflops_per_s": round(peak, 1),
+        "matmul_efficiency": round(achieved / peak, 3),
+    }
+
+
+# --- bench quality ----------------------------------------------------------------------------
+def build_tutorial_dcgan(latent_dim: int = 100):
+    """The generator and discriminator of the TensorFlow DCGAN tutorial (Sequential models)."""
+    g = keras.Sequential([
+        keras.Input((latent_dim,)),
+        layers.Dense(7 * 7 * 256, use_bias=False), layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Reshape((7, 7, 256)),
+        layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False,
+                               activation="tanh"),
+    ], name="tutorial_generator")  # fmt: skip
+    d = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(64, 5, strides=2, padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
+        layers.Conv2D(128, 5, strides=2, padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
+        layers.Flatten(), layers.Dense(1),
+    ], name="tutorial_discriminator")  # fmt: skip
+    return g, d
+
+
+def train_tutorial_dcgan(images: np.ndarray, minutes: float, seed: int = 0):
+    """The tutorial's own train step (two tapes, Adam 1e-4, batch 256), for `minutes`."""
+    keras.utils.set_random_seed(seed)
+    g, d = build_tutorial_dcgan()
+    g_opt, d_opt = keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(real):
+        noise = tf.random.normal([256, 100])
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = g(noise, training=True)
+            real_out, fake_out = d(real, training=True), d(fake, training=True)
+            g_loss = bce(tf.ones_like(fake_out), fake_out)
+            d_loss = bce(tf.ones_like(real_out), real_out) + bce(tf.zeros_like(fake_out), fake_out)
+        g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables),
+                                  g.trainable_variables))
+        d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d.trainable_variables),
+                                  d.trainable_variables))
+
+    steps = 0
+    deadline = time.monotonic() + 60 * minutes
+    for real in data.batches(images, 256, seed=seed):
+        if time.monotonic() >= deadline:
+            break
+        train_step(real)
+        steps += 1
+    return g, steps
+
+
+def _scratch(name: str):
+    from . import config
+
+    return config.settings().output_dir / "bench" / name
+
+
+def _sample(g: keras.Model, n: int, seed: int) -> np.ndarray:
+    z = np.random.default_rng(seed).standard_normal((n, g.inputs[0].shape[-1])).astype("f4")
+    return g.predict(z, batch_size=500, verbose=0)
+
+
+def bench_quality_dcgan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -> dict:
+    """Lesson 02 and the tutorial DCGAN, each trained `minutes` here, judged on n samples."""
+    cfg = dataclasses.replace(dcgan.Config(), minutes=minutes, steps=None, seed=seed)
+    run = dcgan.build(cfg, run_dir=_scratch("quality-dcgan"))
+    run.trainer.progress = False
+    base.fit(run)
+    ours = metrics.image_metrics(_sample(run.generator(), n, seed + 1), cfg.dataset)
+    images = data.load(cfg.dataset, "train").x
+    tutorial_g, tutorial_steps = train_tutorial_dcgan(images, minutes, seed)
+    theirs = metrics.image_metrics(_sample(tutorial_g, n, seed + 1), cfg.dataset)
+    real = metrics.real_reference(cfg.dataset, n, seed)
+    return {
+        "bench": "quality-dcgan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
+        "ganlib_steps": run.trainer.global_step, "tutorial_steps": tutorial_steps,
+        "ganlib_fid": ours["fid"], "tutorial_fid": theirs["fid"],
+        "fid_ratio": round(ours["fid"] / theirs["fid"], 4),
+        "ganlib_class_entropy_bits": ours["class_entropy_bits"],
+        "tutorial_class_entropy_bits": theirs["class_entropy_bits"],
+        "ganlib_max_class_share": ours["max_class_share"],
+        "tutorial_max_class_share": theirs["max_class_share"],
+        "real_fid_floor": real["fid"], "real_class_entropy_bits": real["class_entropy_bits"],
+    }  # fmt: skip
+
+
+def print_json(result: dict) -> None:
+    print(json.dumps(result), flush=True)
