@@ -25,8 +25,8 @@ def image_grid(images, cols: int | None = None, pad: int = 1) -> np.ndarray:
     rows = math.ceil(n / cols)
     grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
     for i, im in enumerate(images):
-        r, k = divmod(i, cols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = im
+        top, left = (pad + (h + pad) * (i // cols), pad + (w + pad) * (i % cols))
+        grid[top:top + h, left:left + w] = im
     return grid
 
 

@@ -43,7 +43,8 @@ def read_idx_bytes(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
             f"{path} is {what}: shape {shape} needs {expected} bytes of data, found {body}. "
             f"{_fix(path)}"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def read_idx(path: Path | str) -> np.ndarray:

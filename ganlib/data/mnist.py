@@ -26,8 +26,8 @@ DIGITS = tuple(str(i) for i in range(10))
 
 # SHA-256 of the *decompressed* IDX files (robust to a mirror recompressing them).
 FASHION_SHA256 = {
-    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
     "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
@@ -57,7 +57,7 @@ def _npz_pair(folder: Path, split: str):
         with np.load(path, allow_pickle=False) as f:
             return f[f"x_{split}"], f[f"y_{split}"]
     except (OSError, ValueError, KeyError) as e:
-        raise DataFileError(f"{path} is not a readable MNIST npz ({e}). Delete it and retry.")
+        raise DataFileError(f"{path} is not a readable MNIST npz ({e}); delete it.") from e
 
 
 def _candidates(name: str, path) -> list[Path]:
