@@ -131,14 +131,14 @@ class TensorBoard(Callback):
         self.noise = None if noise is None else np.asarray(noise, np.float32)
         self.image_every = image_every
         self.writer = None
-        self._written = 0
+        self._last_step = -1
 
     def on_train_begin(self, trainer):
         self.writer = tf.summary.create_file_writer(str(Path(trainer.run_dir) / "tensorboard"))
-        self._written = len(trainer.history)
+        self._last_step = trainer.global_step
 
     def on_step_end(self, trainer, logs):
-        new = trainer.history[self._written:]
+        new = [r for r in trainer.history[-2:] if r["step"] > self._last_step]
         with self.writer.as_default():
             for record in new:
                 for k, v in record.items():
@@ -148,7 +148,8 @@ class TensorBoard(Callback):
                 images = self.generator(self.noise[:16], training=False)
                 tf.summary.image("samples", (images + 1.0) / 2.0, step=trainer.global_step,
                                  max_outputs=16)
-        self._written = len(trainer.history)
+        if new:
+            self._last_step = new[-1]["step"]
 
     def on_train_end(self, trainer):
         self.writer.flush()

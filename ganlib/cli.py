@@ -82,8 +82,9 @@ def train(args) -> int:
     cfg = dataclasses.replace(cfg, **changes)
     run = module.build(cfg, args.out)
     lessons.fit(run)
+    last = run.history[-1] if run.history else {}
     print(json.dumps({"run_dir": str(args.out), "step": run.trainer.global_step,
-                      **{k: v for k, v in run.history[-1].items() if k != "step"}}))
+                      **{k: v for k, v in last.items() if k != "step"}}))
     return 0
 
 

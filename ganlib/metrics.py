@@ -93,7 +93,7 @@ def judge_info(dataset: str) -> dict:
 @functools.lru_cache(maxsize=8)
 def _feature_model(dataset: str) -> keras.Model:
     j = judge(dataset)
-    return keras.Model(j.inputs, [j.get_layer("features").output, j.outputs[0]])
+    return keras.Model(j.input, [j.get_layer("features").output, j.output])
 
 
 def _as_model_range(images) -> np.ndarray:
@@ -131,7 +131,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FID between two feature sets: |mu_a - mu_b|^2 + Tr(Sa + Sb - 2 (Sa Sb)^1/2)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(sa @ sb, disp=False)
+    covmean = linalg.sqrtm(sa @ sb)
     if not np.isfinite(covmean).all():
         eps = np.eye(len(sa)) * 1e-6
         covmean = linalg.sqrtm((sa + eps) @ (sb + eps))
@@ -164,7 +164,7 @@ def class_shares(probs: np.ndarray, num_classes: int | None = None) -> np.ndarra
 
 def entropy_bits(shares: np.ndarray) -> float:
     p = shares[shares > 0]
-    return float(-(p * np.log2(p)).sum())
+    return max(0.0, float(-(p * np.log2(p)).sum()))
 
 
 def image_metrics(images, dataset: str, seed: int = 0) -> dict:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zlib
 from pathlib import Path
 
 
@@ -22,6 +23,18 @@ def sha256_of(path: Path, gunzip: bool = False) -> str:
     return h.hexdigest()
 
 
+def _digest(path: Path, gunzip: bool) -> str:
+    """The SHA-256, or a description of why the file could not be read."""
+    try:
+        return sha256_of(path, gunzip)
+    except (OSError, EOFError, zlib.error) as e:
+        return f"unreadable ({e})"
+
+
+def _verified(path: Path, sha256: str, gunzip: bool) -> bool:
+    return _digest(path, gunzip) == sha256
+
+
 def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: int = 2) -> Path:
     """Fetch `url` to `dest` unless a verified copy is there; retry once on a bad checksum.
 
@@ -29,7 +42,7 @@ def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: i
     mirror recompresses the file.
     """
     dest = Path(dest)
-    if dest.exists() and sha256_of(dest, gunzip_hash) == sha256:
+    if dest.exists() and _verified(dest, sha256, gunzip_hash):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")
@@ -39,10 +52,7 @@ def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: i
             with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
-            try:
-                got = sha256_of(tmp, gunzip_hash)
-            except (OSError, EOFError) as e:
-                got = f"unreadable ({e})"
+            got = _digest(tmp, gunzip_hash)
             if got == sha256:
                 tmp.replace(dest)
                 return dest

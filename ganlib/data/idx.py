@@ -69,7 +69,7 @@ def write_idx(path: Path | str, array: np.ndarray) -> None:
     array = np.asarray(array)
     codes = {np.dtype(v).newbyteorder("=").str: k for k, v in _DTYPES.items()}
     dtype = np.dtype(array.dtype)
-    code = codes.get(dtype.str) or codes.get(dtype.newbyteorder(">").str)
+    code = codes.get(dtype.newbyteorder("=").str)
     if code is None:
         raise ValueError(f"IDX cannot store dtype {array.dtype}.")
     big = array.astype(np.dtype(_DTYPES[code]))

@@ -89,31 +89,41 @@ def _check(name: str, split: str, x: np.ndarray, y: np.ndarray, where: Path) -> 
         raise DataFileError(f"{where}: {name} labels do not match the images or are not 0-9.")
 
 
+def _read(name: str, split: str, folder: Path, classes) -> ArrayDataset | None:
+    readers = (_idx_pair,) if name == "fashion_mnist" else (_idx_pair, _npz_pair)
+    for reader in readers:
+        pair = reader(folder, split) if folder.is_dir() else None
+        if pair is not None:
+            x, y = pair
+            _check(name, split, x, y, folder)
+            return ArrayDataset(name, split, x[..., None], y.astype(np.int64), str(folder), 10,
+                                classes)
+    return None
+
+
 def _load(name: str, split: str, path, classes) -> ArrayDataset:
     tried = []
-    readers = (_idx_pair,) if name == "fashion_mnist" else (_idx_pair, _npz_pair)
     for folder in _candidates(name, path):
-        for reader in readers:
-            pair = reader(folder, split) if folder.is_dir() else None
-            if pair is not None:
-                x, y = pair
-                _check(name, split, x, y, folder)
-                return ArrayDataset(
-                    name, split, x[..., None], y.astype(np.int64), str(folder), 10, classes
-                )
+        found = _read(name, split, folder, classes)
+        if found is not None:
+            return found
         tried.append(str(folder))
     if config.settings().offline:
         hint = "GANLIB_OFFLINE is set, so nothing was downloaded."
     else:
         try:
-            return _load(name, split, _download(name), classes)
+            found = _read(name, split, _download(name), classes)
+            if found is not None:
+                return found
+            hint = "The download left no readable files."
         except OSError as e:
             hint = f"Downloading failed: {e}."
     debian = " or `apt-get install dataset-fashion-mnist`" if name == "fashion_mnist" else ""
+    npz = "" if name == "fashion_mnist" else " or Keras's mnist.npz"
     raise DatasetUnavailable(
         f"{name} ({split}) was not found. Looked in: {', '.join(tried)}. {hint} "
-        f"Put the four IDX files (train-images-idx3-ubyte.gz, ...) in one of those folders"
-        f"{debian}, or set GANLIB_DATA_DIR to a folder that holds {name}/."
+        f"Put the four IDX files (train-images-idx3-ubyte.gz, ...){npz} in one of those "
+        f"folders{debian}, or set GANLIB_DATA_DIR to a folder that holds {name}/."
     )
 
 

@@ -76,7 +76,8 @@ def build(cfg: Config, run_dir=None) -> Run:
     noise = np.random.default_rng(cfg.seed).standard_normal((64, cfg.latent_dim)).astype("f4")
     sampler = models.get("ema_generator", g)
     snapshots = Snapshots(sampler, noise, every=cfg.sample_every)
-    callbacks += [snapshots, Checkpoints(cfg.checkpoint_every),
+    # Checkpoints first: it restores the run before the others look at it.
+    callbacks = [Checkpoints(cfg.checkpoint_every), *callbacks, snapshots,
                   TensorBoard(sampler, noise, image_every=cfg.sample_every)]
     save_config(cfg, run_dir, NAME)
     trainer = Trainer(step, data.batches(train.x, cfg.batch_size, seed=cfg.seed), run_dir,

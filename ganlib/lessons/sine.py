@@ -68,7 +68,7 @@ def build(cfg: Config, run_dir=None) -> Run:
     noise = np.random.default_rng(cfg.seed).standard_normal((1000, cfg.latent_dim)).astype("f4")
     snapshots = Snapshots(models.get("ema_generator", g), noise, every=cfg.sample_every,
                           save_images=False)
-    callbacks += [snapshots, Checkpoints(cfg.checkpoint_every)]
+    callbacks = [Checkpoints(cfg.checkpoint_every), *callbacks, snapshots]
     save_config(cfg, run_dir, NAME)
     trainer = Trainer(step, data.batches(train.x, cfg.batch_size, seed=cfg.seed), run_dir,
                       callbacks, log_every=cfg.log_every)

@@ -1,0 +1,51 @@
+import keras
+import pytest
+from keras import layers
+
+from ganlib import bench
+from ganlib.models import build_mlp_generator
+
+
+def _tiny():
+    x = keras.Input((8, 8, 2))
+    h = layers.Conv2D(3, 3, strides=2, padding="same")(x)  # -> 4 x 4 x 3
+    h = layers.Conv2DTranspose(5, 4, strides=2, padding="same")(h)  # -> 8 x 8 x 5
+    h = layers.Flatten()(h)  # 320
+    return keras.Model(x, layers.Dense(7)(h))
+
+
+CONV = 2 * (4 * 4) * 2 * 3 * (3 * 3)  # output positions x cin x cout x kernel = 1728
+TCONV = 2 * (4 * 4) * 3 * 5 * (4 * 4)  # input positions x cin x cout x kernel = 7680
+DENSE = 2 * 320 * 7  # 4480
+
+
+def test_forward_flops_by_hand():
+    assert CONV + TCONV + DENSE == 13888
+    assert bench.forward_flops(_tiny()) == CONV + TCONV + DENSE
+
+
+@pytest.mark.parametrize("layer, shape, expected", [
+    (layers.Dense(6), (5,), 2 * 5 * 6),
+    (layers.Conv2D(4, 3, padding="valid"), (6, 6, 2), 2 * 4 * 4 * 2 * 4 * 9),
+    (layers.Conv2D(4, 1, strides=3, padding="same"), (9, 9, 3), 2 * 3 * 3 * 3 * 4 * 1),
+    (layers.Conv2DTranspose(2, 3, strides=2, padding="same"), (5, 5, 4), 2 * 25 * 4 * 2 * 9),
+    (layers.BatchNormalization(), (4, 4, 2), 0),
+])  # fmt: skip
+def test_forward_flops_single_layers(layer, shape, expected):
+    x = keras.Input(shape)
+    assert bench.forward_flops(keras.Model(x, layer(x))) == expected
+
+
+def test_forward_flops_of_nested_models_and_mlp():
+    inner = _tiny()
+    x = keras.Input((8, 8, 2))
+    outer = keras.Model(x, layers.Dense(3)(inner(x)))
+    assert bench.forward_flops(outer) == CONV + TCONV + DENSE + 2 * 7 * 3
+    g = build_mlp_generator(latent_dim=4, hidden=(10,), output_dim=2)
+    assert bench.forward_flops(g) == 2 * (4 * 10 + 10 * 2)
+
+
+def test_gan_step_flops():
+    g = build_mlp_generator(latent_dim=4, hidden=(10,), output_dim=2)
+    d = _tiny()
+    assert bench.gan_step_flops(g, d) == 3 * (120 + 2 * 13888)

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from ganlib import config
+from ganlib.config import Settings
+
+
+def test_defaults_from_empty_env():
+    s = Settings.from_env({})
+    assert s == Settings(smoke=False, seed=0, data_dir=None, output_dir=Path("runs"),
+                         offline=False)
+
+
+def test_parses_every_variable(tmp_path):
+    env = {
+        "GANLIB_SMOKE": "yes",
+        "GANLIB_SEED": "42",
+        "GANLIB_DATA_DIR": str(tmp_path / "data"),
+        "GANLIB_OUTPUT_DIR": str(tmp_path / "out"),
+        "GANLIB_OFFLINE": " TRUE ",
+    }
+    s = Settings.from_env(env)
+    assert s.smoke is True
+    assert s.seed == 42
+    assert s.data_dir == tmp_path / "data"
+    assert s.output_dir == tmp_path / "out"
+    assert s.offline is True
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1", True), ("true", True), ("on", True), ("Yes", True),
+    ("0", False), ("false", False), ("off", False), ("no", False), ("", False),
+])  # fmt: skip
+def test_flag_values(text, expected):
+    assert Settings.from_env({"GANLIB_SMOKE": text}).smoke is expected
+    assert Settings.from_env({"GANLIB_OFFLINE": text}).offline is expected
+
+
+def test_data_dir_expands_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    s = Settings.from_env({"GANLIB_DATA_DIR": "~/datasets"})
+    assert s.data_dir == tmp_path / "datasets"
+
+
+@pytest.mark.parametrize("seed", ["abc", "1.5", ""])
+def test_bad_seed_names_the_variable(seed):
+    with pytest.raises(ValueError, match="GANLIB_SEED"):
+        Settings.from_env({"GANLIB_SEED": seed})
+
+
+@pytest.mark.parametrize("name", ["GANLIB_SMOKE", "GANLIB_OFFLINE"])
+def test_bad_flag_names_the_variable(name):
+    with pytest.raises(ValueError, match=name) as info:
+        Settings.from_env({name: "maybe"})
+    assert "maybe" in str(info.value)
+
+
+def test_settings_rereads_the_environment(monkeypatch):
+    monkeypatch.setenv("GANLIB_SEED", "7")
+    assert config.settings().seed == 7
+    monkeypatch.setenv("GANLIB_SEED", "8")
+    assert config.settings().seed == 8
+
+
+def test_conftest_keeps_outputs_out_of_the_repo():
+    out = config.settings().output_dir.resolve()
+    assert config.REPO_ROOT not in out.parents and out != config.REPO_ROOT
