@@ -49,3 +49,17 @@ def test_gan_step_flops():
     g = build_mlp_generator(latent_dim=4, hidden=(10,), output_dim=2)
     d = _tiny()
     assert bench.gan_step_flops(g, d) == 3 * (120 + 2 * 13888)
+
+
+def test_classic_keras_loop_trains_d_only_in_its_own_update():
+    """The comparison loop must be the *correct* Keras 3 recipe: check() raises otherwise."""
+    import dataclasses
+
+    from ganlib import bench, data
+    from ganlib.lessons import dcgan
+
+    cfg = dataclasses.replace(dcgan.Config(), width=8, latent_dim=8, batch_size=16)
+    images = data.load("fashion_mnist", "test").x[:64]
+    iteration, check, g, d = bench.classic_keras_loop(cfg, images)
+    check()  # raises RuntimeError if D did not move in its step or moved in G's
+    assert d.trainable is False  # left frozen, as the stacked model expects
