@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,4 +87,5 @@ def test_restore_without_checkpoint(tmp_path):
 
 
 def test_default_run_dir_is_under_the_output_dir():
-    assert base.default_run_dir("sine") == config.settings().output_dir / "sine"
+    assert base.run_dir_for("sine") == config.settings().output_dir / "sine"
+    assert base.run_dir_for("sine", "elsewhere") == Path("elsewhere")

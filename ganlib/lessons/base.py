@@ -1,8 +1,9 @@
-"""What every lesson shares: a config dataclass, a run directory, and `train()`.
+"""What every lesson shares: a run directory, its callbacks and trainer, `fit()`, `restore()`.
 
 A lesson module defines a `Config` (every knob, with CPU defaults and a `smoke()` variant) and
 `build(config)`, which returns a `Run`: the step, the data, the callbacks and the models. The
-notebook and `python -m ganlib train` both go through `train()`, so they run the same thing.
+notebook and `python -m ganlib train` both go through `build()` and `fit()`, so they run the
+same thing.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+
 from .. import config as ganlib_config
-from ..callbacks import Checkpoints, Snapshots
+from .. import data
+from ..callbacks import EMA, Checkpoints, Snapshots, TensorBoard
+from ..steps import GANStep
 from ..trainer import Trainer
 
 
@@ -37,8 +42,37 @@ class Run:
         return self.models["generator"]
 
 
-def default_run_dir(lesson: str) -> Path:
-    return ganlib_config.settings().output_dir / lesson
+def run_dir_for(lesson: str, run_dir=None) -> Path:
+    """The run directory: the one given, else `<output dir>/<lesson>`."""
+    return ganlib_config.settings().output_dir / lesson if run_dir is None else Path(run_dir)
+
+
+def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray,
+             n_snapshot: int, images: bool) -> Run:
+    """The callbacks and trainer every GAN lesson shares, around a lesson's own step.
+
+    Checkpoints come first so the run is restored before the others look at it; samples
+    (snapshots, TensorBoard images) come from the EMA generator when the run keeps one.
+    """
+    g = step.networks["generator"]
+    models = dict(step.networks)
+    callbacks = [Checkpoints(cfg.checkpoint_every)]
+    if cfg.ema_decay:
+        ema = EMA(g, cfg.ema_decay)
+        models["ema_generator"] = ema.model
+        callbacks.append(ema)
+    sampler = models.get("ema_generator", g)
+    latent_dim = int(g.inputs[0].shape[-1])
+    noise = np.random.default_rng(cfg.seed).standard_normal((n_snapshot, latent_dim))
+    snapshots = Snapshots(sampler, noise.astype("f4"), every=cfg.sample_every,
+                          save_images=images)
+    callbacks.append(snapshots)
+    if images:
+        callbacks.append(TensorBoard(sampler, noise, image_every=cfg.sample_every))
+    save_config(cfg, run_dir, lesson)
+    trainer = Trainer(step, data.batches(train_x, cfg.batch_size, seed=cfg.seed), run_dir,
+                      callbacks, log_every=cfg.log_every)
+    return Run(cfg, run_dir, trainer, models, snapshots)
 
 
 def save_config(cfg, run_dir: Path, lesson: str) -> None:

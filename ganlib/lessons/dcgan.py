@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras
-import numpy as np
 
 from .. import data
-from ..callbacks import EMA, Checkpoints, Snapshots, TensorBoard
 from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator, build_dcgan_generator
 from ..steps import GANStep
-from ..trainer import Trainer
-from .base import Run, default_run_dir, save_config, seed_everything
+from .base import Run, assemble, run_dir_for, seed_everything
 
 NAME = "dcgan"
 
@@ -54,7 +50,7 @@ class Config:
 
 def build(cfg: Config, run_dir=None) -> Run:
     """Data, models, train step and callbacks for a DCGAN run."""
-    run_dir = default_run_dir(NAME) if run_dir is None else Path(run_dir)
+    run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load(cfg.dataset, "train")
     image_shape = train.x.shape[1:]
@@ -67,19 +63,4 @@ def build(cfg: Config, run_dir=None) -> Run:
         loss=AdversarialLoss(cfg.loss, cfg.real_label, cfg.flip_prob),
         seed=cfg.seed, jit_compile=cfg.xla,
     )  # fmt: skip
-    models = {"generator": g, "discriminator": d}
-    callbacks = []
-    if cfg.ema_decay:
-        ema = EMA(g, cfg.ema_decay)
-        models["ema_generator"] = ema.model
-        callbacks.append(ema)
-    noise = np.random.default_rng(cfg.seed).standard_normal((64, cfg.latent_dim)).astype("f4")
-    sampler = models.get("ema_generator", g)
-    snapshots = Snapshots(sampler, noise, every=cfg.sample_every)
-    # Checkpoints first: it restores the run before the others look at it.
-    callbacks = [Checkpoints(cfg.checkpoint_every), *callbacks, snapshots,
-                  TensorBoard(sampler, noise, image_every=cfg.sample_every)]
-    save_config(cfg, run_dir, NAME)
-    trainer = Trainer(step, data.batches(train.x, cfg.batch_size, seed=cfg.seed), run_dir,
-                      callbacks, log_every=cfg.log_every)
-    return Run(cfg, run_dir, trainer, models, snapshots)
+    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras
-import numpy as np
 
 from .. import data
-from ..callbacks import EMA, Checkpoints, Snapshots
 from ..losses import AdversarialLoss
 from ..models import build_mlp_discriminator, build_mlp_generator
 from ..steps import GANStep
-from ..trainer import Trainer
-from .base import Run, default_run_dir, save_config, seed_everything
+from .base import Run, assemble, run_dir_for, seed_everything
 
 NAME = "sine"
 
@@ -48,7 +44,7 @@ class Config:
 
 
 def build(cfg: Config, run_dir=None) -> Run:
-    run_dir = default_run_dir(NAME) if run_dir is None else Path(run_dir)
+    run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load("sine", "train", seed=cfg.seed)
     g = build_mlp_generator(cfg.latent_dim, tuple(cfg.g_hidden), 2, cfg.activation)
@@ -59,17 +55,4 @@ def build(cfg: Config, run_dir=None) -> Run:
         d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss), seed=cfg.seed, jit_compile=cfg.xla,
     )  # fmt: skip
-    models = {"generator": g, "discriminator": d}
-    callbacks = []
-    if cfg.ema_decay:
-        ema = EMA(g, cfg.ema_decay)
-        models["ema_generator"] = ema.model
-        callbacks.append(ema)
-    noise = np.random.default_rng(cfg.seed).standard_normal((1000, cfg.latent_dim)).astype("f4")
-    snapshots = Snapshots(models.get("ema_generator", g), noise, every=cfg.sample_every,
-                          save_images=False)
-    callbacks = [Checkpoints(cfg.checkpoint_every), *callbacks, snapshots]
-    save_config(cfg, run_dir, NAME)
-    trainer = Trainer(step, data.batches(train.x, cfg.batch_size, seed=cfg.seed), run_dir,
-                      callbacks, log_every=cfg.log_every)
-    return Run(cfg, run_dir, trainer, models, snapshots)
+    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=1000, images=False)
