@@ -1,4 +1,7 @@
-"""Trainer callbacks: fixed-noise snapshots, checkpoints, TensorBoard, an EMA generator."""
+"""Trainer callbacks: fixed-noise snapshots, TensorBoard, an EMA generator.
+
+The watchdog (`ganlib.watchdog`) and the best checkpoint (`ganlib.checkpoints`) are callbacks too.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +13,34 @@ import tensorflow as tf
 
 
 class Callback:
+    """Hooks the trainer calls; `on_rollback` follows a restore to an earlier step."""
+
     def on_train_begin(self, trainer):
         pass
 
     def on_step_end(self, trainer, logs):
         pass
 
+    def on_rollback(self, trainer):
+        pass
+
     def on_train_end(self, trainer):
         pass
 
 
-def _due(trainer, every: int) -> bool:
+def due(trainer, every: int) -> bool:
     return every > 0 and trainer.global_step % every == 0
+
+
+def fixed_inputs(inputs):
+    """A generator's fixed input: noise, or [noise, labels] for a conditional generator."""
+    if isinstance(inputs, (list, tuple)):
+        return [np.asarray(inputs[0], np.float32), *(np.asarray(x, np.int32) for x in inputs[1:])]
+    return np.asarray(inputs, np.float32)
+
+
+def _head(inputs, n: int):
+    return [x[:n] for x in inputs] if isinstance(inputs, list) else inputs[:n]
 
 
 class EMA(Callback):
@@ -50,40 +69,6 @@ class EMA(Callback):
         self._update()
 
 
-class Checkpoints(Callback):
-    """`tf.train.CheckpointManager` under `RUN_DIR/checkpoints`; restores the latest at start."""
-
-    def __init__(self, every: int = 1000, max_to_keep: int = 2, restore: bool = True):
-        self.every = every
-        self.max_to_keep = max_to_keep
-        self.restore = restore
-        self.manager = None
-        self.restored_from = None
-
-    def on_train_begin(self, trainer):
-        if self.manager is None:
-            ckpt = tf.train.Checkpoint(**trainer.trackables())
-            self.manager = tf.train.CheckpointManager(
-                ckpt, Path(trainer.run_dir) / "checkpoints", max_to_keep=self.max_to_keep)
-            if self.restore and self.manager.latest_checkpoint:
-                ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-                self.restored_from = self.manager.latest_checkpoint
-
-    def save(self, trainer):
-        if self.manager.latest_checkpoint != self._path(trainer.global_step):
-            self.manager.save(checkpoint_number=trainer.global_step)
-
-    def _path(self, step: int) -> str:
-        return str(Path(self.manager.directory) / f"ckpt-{step}")
-
-    def on_step_end(self, trainer, logs):
-        if _due(trainer, self.every):
-            self.save(trainer)
-
-    def on_train_end(self, trainer):
-        self.save(trainer)
-
-
 class Snapshots(Callback):
     """Every `every` steps, keep `generator(noise)` from fixed noise (and write a PNG grid).
 
@@ -92,7 +77,7 @@ class Snapshots(Callback):
 
     def __init__(self, generator, noise, every: int = 500, save_images: bool = True):
         self.generator = generator  # a model, or a callable returning the model to use
-        self.noise = np.asarray(noise, np.float32)
+        self.noise = fixed_inputs(noise)
         self.every = every
         self.save_images = save_images
         self.frames: list[tuple[int, np.ndarray]] = []
@@ -113,10 +98,14 @@ class Snapshots(Callback):
             save_grid(out, folder / f"step_{trainer.global_step:07d}.png")
 
     def on_train_begin(self, trainer):
+        self.on_rollback(trainer)
         self.take(trainer)
 
+    def on_rollback(self, trainer):
+        self.frames = [f for f in self.frames if f[0] <= trainer.global_step]
+
     def on_step_end(self, trainer, logs):
-        if _due(trainer, self.every):
+        if due(trainer, self.every):
             self.take(trainer)
 
     def on_train_end(self, trainer):
@@ -128,24 +117,27 @@ class TensorBoard(Callback):
 
     def __init__(self, generator=None, noise=None, image_every: int = 1000):
         self.generator = generator
-        self.noise = None if noise is None else np.asarray(noise, np.float32)
+        self.noise = None if noise is None else fixed_inputs(noise)
         self.image_every = image_every
         self.writer = None
         self._last_step = -1
 
     def on_train_begin(self, trainer):
         self.writer = tf.summary.create_file_writer(str(Path(trainer.run_dir) / "tensorboard"))
+        self.on_rollback(trainer)
+
+    def on_rollback(self, trainer):
         self._last_step = trainer.global_step
 
     def on_step_end(self, trainer, logs):
-        new = [r for r in trainer.history[-2:] if r["step"] > self._last_step]
+        new = [r for r in trainer.history[-3:] if r["step"] > self._last_step]
         with self.writer.as_default():
-            for record in new:
+            for record in new:  # losses, and the numbers of events (evaluations, rollbacks)
                 for k, v in record.items():
-                    if k not in ("step", "seconds"):
+                    if k not in ("step", "seconds") and isinstance(v, (int, float)):
                         tf.summary.scalar(k, v, step=record["step"])
-            if self.generator is not None and _due(trainer, self.image_every):
-                images = self.generator(self.noise[:16], training=False)
+            if self.generator is not None and due(trainer, self.image_every):
+                images = self.generator(_head(self.noise, 16), training=False)
                 tf.summary.image("samples", (images + 1.0) / 2.0, step=trainer.global_step,
                                  max_outputs=16)
         if new:

@@ -18,15 +18,23 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganlib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR (resumes if it exists)")
-    t.add_argument("lesson", help="sine or dcgan")
+    t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
+    t.add_argument("lesson", help="sine, dcgan or cgan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
-    t.add_argument("--dataset", help="dataset for image lessons (fashion_mnist, mnist)")
+    start = t.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true",
+                       help="continue the run in RUN_DIR from its latest checkpoint, with its "
+                            "saved settings (a budget option sets the new total)")
+    start.add_argument("--fresh", action="store_true",
+                       help="delete what RUN_DIR holds and start over")
+    t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
+                                     "cgan: traffic_signs, gtsrb)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
     budget.add_argument("--steps", type=int)
     t.add_argument("--seed", type=int)
+    t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     t.add_argument("--smoke", action="store_true", help="the tiny CI budget (as GANLIB_SMOKE=1)")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz")
@@ -35,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--raw", action="store_true", help="sample the raw generator, not the EMA")
+    s.add_argument("--checkpoint", choices=["latest", "best"], default="latest",
+                   help="the latest checkpoint, or the best by the lesson's score")
 
     e = sub.add_parser("evaluate", help="judge metrics of an .npz of samples, one JSON line")
     e.add_argument("file", type=Path)
@@ -57,20 +67,57 @@ def _fail(message: str) -> int:
     return 2
 
 
-def train(args) -> int:
+def _has_checkpoints(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints" / "checkpoint").exists()
+
+
+def _train_config(args, module):
+    """The lesson config for `train`: defaults (or the saved run's, with --resume) + options."""
     from . import data, lessons
 
-    module = lessons.get(args.lesson)
-    cfg = module.Config()
-    if args.smoke or config.settings().smoke:
-        cfg = cfg.smoke()
+    for option in ("minutes", "epochs", "steps"):
+        value = getattr(args, option)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{option} must be positive, got {value}.")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise ValueError("--checkpoint-every must be at least 1.")
+    if args.resume:
+        if not _has_checkpoints(args.out):
+            raise FileNotFoundError(f"--resume: {args.out} holds no checkpoint to resume from. "
+                                    "Leave out --resume to start a new run there.")
+        if args.smoke:
+            raise ValueError("--smoke contradicts --resume: a resumed run keeps the settings "
+                             f"saved in {args.out}/config.json.")
+        name, saved = lessons.load_config(args.out)
+        if name != args.lesson:
+            raise ValueError(f"--resume: {args.out} holds a {name!r} run, not {args.lesson!r}.")
+        fields = {f.name for f in dataclasses.fields(module.Config)}
+        cfg = module.Config(**{k: v for k, v in saved.items() if k in fields})
+        for option in ("seed", "dataset"):
+            given = getattr(args, option)
+            if given is not None and given != getattr(cfg, option, None):
+                raise ValueError(
+                    f"--{option} {given} contradicts --resume: the run in {args.out} was "
+                    f"trained with {option}={getattr(cfg, option, None)!r}. Leave it out, or "
+                    "start a new run.")
+    else:
+        if _has_checkpoints(args.out) and not args.fresh:
+            raise FileExistsError(
+                f"{args.out} already holds a run. Add --resume to continue it, --fresh to "
+                "start over there, or choose another --out.")
+        cfg = module.Config()
+        if args.smoke or config.settings().smoke:
+            cfg = cfg.smoke()
     changes = {}
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.dataset:
         if not hasattr(cfg, "dataset"):
-            return _fail(f"lesson {args.lesson} has no --dataset option (its data is generated).")
+            raise ValueError(f"lesson {args.lesson} has no --dataset option (its data is "
+                             "generated).")
         changes["dataset"] = args.dataset
+    if args.checkpoint_every is not None:
+        changes["checkpoint_every"] = args.checkpoint_every
     if args.minutes is not None:
         changes.update(minutes=args.minutes, steps=None)
     if args.steps is not None:
@@ -79,41 +126,60 @@ def train(args) -> int:
         name = getattr(cfg, "dataset", "sine")
         per_epoch = len(data.load(changes.get("dataset", name), "train")) // cfg.batch_size
         changes.update(steps=math.ceil(args.epochs * per_epoch), minutes=None)
-    cfg = dataclasses.replace(cfg, **changes)
-    run = module.build(cfg, args.out)
+    return dataclasses.replace(cfg, **changes)
+
+
+def train(args) -> int:
+    from . import lessons
+
+    module = lessons.get(args.lesson)
+    cfg = _train_config(args, module)
+    run = module.build(cfg, args.out, fresh=args.fresh)
     lessons.fit(run)
-    last = run.history[-1] if run.history else {}
+    last = next((r for r in reversed(run.history) if "event" not in r), {})
     print(json.dumps({"run_dir": str(args.out), "step": run.trainer.global_step,
                       **{k: v for k, v in last.items() if k != "step"}}))
     return 0
 
 
-def _restored_run(run_dir: Path):
+def _restored_run(run_dir: Path, which: str = "latest"):
     from . import lessons
 
     name, raw = lessons.load_config(run_dir)
     module = lessons.get(name)
     fields = {f.name for f in dataclasses.fields(module.Config)}
     run = module.build(module.Config(**{k: v for k, v in raw.items() if k in fields}), run_dir)
-    lessons.restore(run)
+    lessons.restore(run, which)
     return run
 
 
 def sample(args) -> int:
     from .data import to_uint8
 
-    run = _restored_run(args.run_dir)
+    if args.n < 1:
+        return _fail(f"--n must be at least 1, got {args.n}.")
+    if args.out.suffix != ".npz":
+        return _fail(f"--out must name an .npz file, got {args.out}.")
+    run = _restored_run(args.run_dir, args.checkpoint)
     g = run.generator(ema=not args.raw)
-    z = np.random.default_rng(args.seed).standard_normal((args.n, g.inputs[0].shape[-1]))
-    out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
+    extra = {}
+    if len(g.inputs) == 2:  # a conditional generator: the classes in turn, saved as `labels`
+        from .models.conditional import generate, num_classes_of
+
+        extra["labels"] = np.arange(args.n) % num_classes_of(g)
+        out = generate(g, extra["labels"], seed=args.seed)
+    else:
+        z = np.random.default_rng(args.seed).standard_normal((args.n, g.inputs[0].shape[-1]))
+        out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp.npz")
     if out.ndim == 4:
-        np.savez_compressed(tmp, images=to_uint8(out))
+        np.savez_compressed(tmp, images=to_uint8(out), **extra)
     else:
         np.savez_compressed(tmp, points=out.astype("f4"))
     tmp.replace(args.out)
-    print(json.dumps({"out": str(args.out), "n": args.n, "step": run.trainer.global_step}))
+    print(json.dumps({"out": str(args.out), "n": args.n, "step": run.trainer.global_step,
+                      "checkpoint": args.checkpoint}))
     return 0
 
 
@@ -132,8 +198,13 @@ def evaluate(args) -> int:
     images = arrays["images"]
     if images.dtype != np.uint8:
         return _fail(f"`images` must be uint8 in [0, 255] as `sample` writes, got {images.dtype}.")
-    result = metrics.image_metrics(images, args.dataset)
-    result["real"] = metrics.real_reference(args.dataset, min(len(images), 10_000))
+    if "labels" in arrays:  # samples of a conditional generator, with their intended classes
+        result = metrics.conditional_metrics(images, arrays["labels"], args.dataset)
+        per_class = int(np.bincount(arrays["labels"]).min())
+        result["real"] = metrics.conditional_reference(args.dataset, per_class)
+    else:
+        result = metrics.image_metrics(images, args.dataset)
+        result["real"] = metrics.real_reference(args.dataset, min(len(images), 10_000))
     print(json.dumps(result))
     return 0
 
@@ -160,11 +231,16 @@ def judge(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from .checkpoints import CheckpointMismatch
     from .data import DataFileError, DatasetUnavailable, UnknownDataset
+    from .data.download import ChecksumError
+    from .runlock import RunBusy, RunDirNotWritable
+    from .watchdog import TrainingDiverged
 
     try:
         return {"train": train, "sample": sample, "evaluate": evaluate, "bench": bench,
                 "judge": judge}[args.command](args)
-    except (DatasetUnavailable, UnknownDataset, DataFileError, FileNotFoundError, KeyError,
-            ValueError) as e:
+    except (DatasetUnavailable, UnknownDataset, DataFileError, ChecksumError, FileNotFoundError,
+            FileExistsError, KeyError, ValueError, CheckpointMismatch, RunBusy,
+            RunDirNotWritable, TrainingDiverged) as e:
         return _fail(str(e).strip("'\""))

@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Runs go to the checkout's runs/ (not notebooks/runs, where Jupyter's working directory is);
+# an installed ganlib without a checkout uses ./runs.
+DEFAULT_OUTPUT_DIR = REPO_ROOT / "runs" if (REPO_ROOT / "notebooks").is_dir() else Path("runs")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -32,14 +35,14 @@ class Settings:
     smoke:      shrink every lesson to seconds (CI runs each notebook this way).
     seed:       default seed for data order, noise and weights.
     data_dir:   extra place to look for datasets (searched before the repo's `data/`).
-    output_dir: where runs write; nothing is written outside it.
+    output_dir: where runs write (default: the checkout's runs/); nothing is written outside.
     offline:    never try to download; fail with a clear message instead.
     """
 
     smoke: bool = False
     seed: int = 0
     data_dir: Path | None = None
-    output_dir: Path = Path("runs")
+    output_dir: Path = DEFAULT_OUTPUT_DIR
     offline: bool = False
 
     @classmethod
@@ -55,7 +58,7 @@ class Settings:
             smoke=_flag(env, "GANLIB_SMOKE"),
             seed=seed,
             data_dir=Path(data_dir).expanduser() if data_dir else None,
-            output_dir=Path(env.get("GANLIB_OUTPUT_DIR") or "runs").expanduser(),
+            output_dir=Path(env.get("GANLIB_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR).expanduser(),
             offline=_flag(env, "GANLIB_OFFLINE"),
         )
 

@@ -1,8 +1,9 @@
 """How good is a generator? Numbers computed by ganlib, always beside the real-data reference.
 
-Images are judged by a small classifier trained on the dataset's training split (the "judge"):
-its penultimate features give FID and KID against the 10k test images, and its predictions give
-class shares, whose entropy measures mode coverage (log2 10 = 3.32 bits is every class equally).
+Images are judged by a small classifier trained on the dataset's training split (the "judge",
+one per dataset): its penultimate features give FID and KID against the test images, and its
+predictions give class shares, whose entropy measures mode coverage (log2 K bits is every one of
+K classes equally), and for a conditional generator the share of images of the intended class.
 A generator is only as good as these numbers next to the same numbers for real images.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -60,10 +62,12 @@ def train_judge(dataset: str, epochs: int = 8, batch_size: int = 128, seed: int 
             "train_source": train.source}
     out_dir = Path(out_dir or JUDGE_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f"{dataset}.tmp.keras"
+    tmp = out_dir / f"{dataset}.tmp{os.getpid()}.keras"  # two processes may train one at once
     model.save(tmp)
     tmp.replace(out_dir / f"{dataset}.keras")
-    (out_dir / f"{dataset}.json").write_text(json.dumps(info, indent=2) + "\n")
+    tmp = out_dir / f"{dataset}.tmp{os.getpid()}.json"
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.replace(out_dir / f"{dataset}.json")
     return model, info
 
 
@@ -111,8 +115,9 @@ def judge_outputs(images, dataset: str, batch_size: int = 500) -> tuple[np.ndarr
     images = _as_model_range(images)
     expected = tuple(model.inputs[0].shape[1:])
     if images.shape[1:] != expected:
-        raise ValueError(f"{dataset} judge takes images of shape {expected}, got "
-                         f"{images.shape[1:]}.")
+        raise ValueError(f"the {dataset} judge takes images of shape {expected}, got "
+                         f"{images.shape[1:]}: pass the dataset these images imitate, or "
+                         "images from a run trained on this one.")
     feats, probs = [], []
     for i in range(0, len(images), batch_size):
         f, logits = model(images[i:i + batch_size], training=False)
@@ -186,6 +191,59 @@ def real_reference(dataset: str, n: int, seed: int = 0) -> dict:
     train = data.load(dataset, "train")
     idx = np.random.default_rng(seed).choice(len(train), n, replace=False)
     ref = image_metrics(train.x[idx], dataset, seed)
+    ref["judge_test_accuracy"] = judge_info(dataset).get("test_accuracy")
+    return ref
+
+
+def judge_available(dataset: str) -> bool:
+    """Whether a judge for `dataset` is shipped or cached (else `judge()` would train one)."""
+    return any((folder / f"{dataset}.keras").exists() for folder in (JUDGE_DIR, _cache_dir()))
+
+
+def fid_to_test(images, dataset: str) -> float:
+    """Judge FID of `images` against the test split (the score a run's best checkpoint keeps)."""
+    return frechet_distance(judge_outputs(images, dataset)[0], _test_features(dataset))
+
+
+# --- class-conditional generators (lesson 03) ---------------------------------------------
+def conditional_metrics(images, labels, dataset: str, seed: int = 0) -> dict:
+    """How often `images` show their intended class `labels`, and how real each class looks.
+
+    intended_share: share of images the judge assigns to the intended class, overall and per
+    class. Per class, FID and KID compare the judge features of that class's images with those
+    of the test images of the same class.
+    """
+    labels = np.asarray(labels)
+    feats, probs = judge_outputs(images, dataset)
+    if labels.shape != (len(feats),):
+        raise ValueError(f"labels must be one per image ({len(feats)}), got {labels.shape}.")
+    test = data.load(dataset, "test")
+    test_feats = _test_features(dataset)
+    if labels.min() < 0 or labels.max() >= test.num_classes:
+        raise ValueError(f"labels must be in 0..{test.num_classes - 1} for {dataset}.")
+    hit = probs.argmax(1) == labels
+    per_class = {}
+    for c, name in enumerate(test.class_names):
+        mine, ref = labels == c, test_feats[test.y == c]
+        if mine.sum() >= 2:
+            per_class[name] = {
+                "n": int(mine.sum()),
+                "intended_share": round(float(hit[mine].mean()), 4),
+                "fid": round(frechet_distance(feats[mine], ref), 4),
+                "kid": round(kernel_inception_distance(feats[mine], ref, seed=seed), 5),
+            }
+    return {"n": len(labels), "intended_share": round(float(hit.mean()), 4),
+            "per_class": per_class}
+
+
+def conditional_reference(dataset: str, n_per_class: int, seed: int = 0, real=None) -> dict:
+    """`conditional_metrics` of `n_per_class` real training images per class (from `real`, an
+    ArrayDataset, or the training split): the floor a generator can reach at that N."""
+    real = real if real is not None else data.load(dataset, "train")
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.choice(np.flatnonzero(real.y == c), n_per_class, replace=False)
+                          for c in range(real.num_classes)])
+    ref = conditional_metrics(real.x[idx], real.y[idx], dataset, seed)
     ref["judge_test_accuracy"] = judge_info(dataset).get("test_accuracy")
     return ref
 

@@ -32,7 +32,9 @@ class TrainStep:
         self.networks = dict(networks)
         self.optimizers = dict(optimizers)
         self.strategy = tf.distribute.get_strategy()
-        self.seed = int(seed)
+        # A variable, so the watchdog can change it and a checkpoint restores it.
+        self.seed = tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="seed",
+                                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         for name, opt in self.optimizers.items():
@@ -57,6 +59,7 @@ class TrainStep:
         objs = {f"net_{k}": v for k, v in self.networks.items()}
         objs.update({f"opt_{k}": v for k, v in self.optimizers.items()})
         objs["step"] = self.step
+        objs["seed"] = self.seed
         return objs
 
     def _distributed_step(self, batch):
@@ -68,7 +71,7 @@ class TrainStep:
         ctx = tf.distribute.get_replica_context()
         replicas = tf.cast(ctx.num_replicas_in_sync, tf.int64)
         counter = self.step * replicas + tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-        seed = tf.stack([tf.constant(self.seed, tf.int64), counter])
+        seed = tf.stack([self.seed.read_value(), counter])
         with tf.GradientTape(persistent=True) as tape:
             losses, metrics = self.losses(batch, seed)
             averaged = {k: self._average(v) for k, v in losses.items()}
@@ -111,12 +114,16 @@ class GANStep(TrainStep):
         noise_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         noise = tf.random.stateless_normal([tf.shape(real)[0], self.latent_dim], noise_seed)
         fake = g(noise, training=True)
-        real_logits = tf.reshape(tf.cast(d(real, training=True), tf.float32), [-1])
-        fake_logits = tf.reshape(tf.cast(d(fake, training=True), tf.float32), [-1])
+        return self.adversarial(d(real, training=True), d(fake, training=True), label_seed)
+
+    def adversarial(self, real_logits, fake_logits, flip_seed):
+        """Both networks' per-example losses, and D's accuracies, from D's logits."""
+        real_logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
+        fake_logits = tf.reshape(tf.cast(fake_logits, tf.float32), [-1])
         losses = {
             "discriminator": self.loss.discriminator(
                 real_logits[:, None], fake_logits[:, None],
-                seed=label_seed if self.loss.flip_prob else None),
+                seed=flip_seed if self.loss.flip_prob else None),
             "generator": self.loss.generator(fake_logits[:, None]),
         }
         metrics = {  # the share of real and of fake samples D gets right
@@ -124,3 +131,33 @@ class GANStep(TrainStep):
             "d_fake_acc": tf.cast(fake_logits < 0, tf.float32),
         }
         return losses, metrics
+
+
+class ConditionalGANStep(GANStep):
+    """Conditional GAN (lesson 03): G(noise, label) against D(image, label).
+
+    Batches are (images, labels). Fakes get labels drawn uniformly from `num_classes`, and D
+    sees every image with its label, so G is rewarded only for signs of the class it was asked
+    for. Same loss object, same game as `GANStep`.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *, num_classes: int,
+                 **kwargs):
+        if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
+            raise ValueError("a conditional GAN needs G(noise, label) and D(image, label), "
+                             "two inputs each.")
+        self.num_classes = int(num_classes)
+        super().__init__(generator, discriminator, **kwargs)
+
+    def losses(self, batch, seed):
+        g, d = self.networks["generator"], self.networks["discriminator"]
+        real, labels = batch
+        noise_seed, class_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3))
+        n = tf.shape(real)[0]
+        noise = tf.random.stateless_normal([n, self.latent_dim], noise_seed)
+        fake_labels = tf.random.stateless_uniform([n], class_seed, 0, self.num_classes,
+                                                  dtype=tf.int32)
+        fake = g([noise, fake_labels], training=True)
+        return self.adversarial(d([real, tf.cast(labels, tf.int32)], training=True),
+                                d([fake, fake_labels], training=True), flip_seed)

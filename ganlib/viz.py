@@ -67,6 +67,7 @@ def training_gif(frames, scale: int = 2, duration_ms: int = 200) -> bytes:
 
 def plot_history(history, keys=None, title: str = "losses", smooth: int = 1):
     """Loss curves from a trainer history (list of dicts with `step`)."""
+    history = [r for r in history if "event" not in r]  # losses only, not eval/rollback
     keys = keys or [k for k in history[0] if k.endswith("_loss")]
     steps = np.array([r["step"] for r in history])
     fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from ganlib import config  # noqa: E402
 from ganlib.data import write_idx  # noqa: E402
 from ganlib.models import build_dcgan_discriminator, build_dcgan_generator  # noqa: E402
 from ganlib.steps import GANStep  # noqa: E402
@@ -84,6 +85,16 @@ def write_fake_mnist(folder, n_train: int = 12, n_test: int = 6, gz: bool = True
 @pytest.fixture
 def fake_mnist():
     return write_fake_mnist
+
+
+@pytest.fixture
+def nowhere(monkeypatch, tmp_path):
+    """Offline, with the repo's data/ and the user's ~/.keras pointing at empty folders."""
+    monkeypatch.setenv("GANLIB_OFFLINE", "1")
+    monkeypatch.delenv("GANLIB_DATA_DIR", raising=False)
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

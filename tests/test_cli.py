@@ -39,7 +39,7 @@ def test_sample_and_evaluate_points(sine_run, tmp_path, capsys):
     out = tmp_path / "nested" / "f.npz"
     assert cli.main(["sample", str(run_dir), "--n", "50", "--out", str(out)]) == 0
     printed = _last_json(capsys.readouterr().out)
-    assert printed == {"out": str(out), "n": 50, "step": 100}
+    assert printed == {"out": str(out), "n": 50, "step": 100, "checkpoint": "latest"}
     with np.load(out) as f:
         assert list(f) == ["points"]
         points = f["points"]
@@ -125,7 +125,7 @@ def test_evaluate_real_images(tmp_path, capsys, fashion_test):
 
 
 def test_train_with_a_budget_too_short_to_log(tmp_path):
-    assert cli.main(["train", "sine", "--out", str(tmp_path / "r"), "--minutes", "0"]) == 0
+    assert cli.main(["train", "sine", "--out", str(tmp_path / "r"), "--minutes", "0.0001"]) == 0
 
 
 def test_parser_rejects_two_budgets(tmp_path):

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 
@@ -8,8 +7,9 @@ from ganlib.config import Settings
 
 def test_defaults_from_empty_env():
     s = Settings.from_env({})
-    assert s == Settings(smoke=False, seed=0, data_dir=None, output_dir=Path("runs"),
-                         offline=False)
+    assert s == Settings(smoke=False, seed=0, data_dir=None,
+                         output_dir=config.DEFAULT_OUTPUT_DIR, offline=False)
+    assert config.DEFAULT_OUTPUT_DIR == config.REPO_ROOT / "runs"  # not notebooks/runs
 
 
 def test_parses_every_variable(tmp_path):

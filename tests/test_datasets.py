@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ganlib import config, data
+from ganlib import data
 from ganlib.data import DataFileError, DatasetUnavailable, UnknownDataset, mnist
 
 
@@ -61,16 +61,6 @@ def test_unknown_dataset_lists_known_names():
 def test_bad_split(split):
     with pytest.raises(ValueError, match="split"):
         data.load("sine", split)
-
-
-@pytest.fixture
-def nowhere(monkeypatch, tmp_path):
-    """Offline, with the repo's data/ and the user's ~/.keras pointing at empty folders."""
-    monkeypatch.setenv("GANLIB_OFFLINE", "1")
-    monkeypatch.delenv("GANLIB_DATA_DIR", raising=False)
-    monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    return tmp_path
 
 
 def test_missing_mnist_offline(nowhere):

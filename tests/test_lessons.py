@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ganlib import config, lessons
-from ganlib.callbacks import EMA, Checkpoints
+from ganlib.callbacks import EMA
 from ganlib.lessons import base, dcgan, sine
 
 
@@ -78,12 +78,12 @@ def test_load_config_on_a_non_run_dir(tmp_path):
 
 def test_restore_without_checkpoint(tmp_path):
     run = sine.build(dataclasses.replace(sine.Config().smoke(), xla=False), tmp_path / "r")
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
         lessons.restore(run)
-    run.trainer.callbacks = [cb for cb in run.trainer.callbacks
-                             if not isinstance(cb, Checkpoints)]
-    with pytest.raises(ValueError, match="no checkpoints"):
-        lessons.restore(run)
+    with pytest.raises(FileNotFoundError, match="no best checkpoint"):
+        lessons.restore(run, "best")
+    with pytest.raises(ValueError, match="'latest' or 'best'"):
+        lessons.restore(run, "newest")
 
 
 def test_default_run_dir_is_under_the_output_dir():

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from ganlib.callbacks import EMA, Callback, Checkpoints, Snapshots, TensorBoard
+from ganlib.callbacks import EMA, Callback, Snapshots, TensorBoard
+from ganlib.checkpoints import Checkpoints
 from ganlib.data import batches
 from ganlib.trainer import Trainer
 
@@ -15,12 +16,13 @@ LOSS_KEYS = {"discriminator_loss", "generator_loss", "d_real_acc", "d_fake_acc"}
 
 @pytest.fixture
 def make_trainer(tiny_gan, uint8_images):
-    def make(run_dir, callbacks=(), seed=0, log_every=1):
+    def make(run_dir, callbacks=(), seed=0, log_every=1, checkpoints=None):
         g, d, step = tiny_gan(seed=seed)
         cbs = [cb(g) if callable(cb) and not isinstance(cb, Callback) else cb
                for cb in callbacks]
-        trainer = Trainer(step, batches(uint8_images, 8, seed=0), run_dir, cbs,
-                          log_every=log_every, progress=False)
+        trainer = Trainer(step, lambda start: batches(uint8_images, 8, seed=0, start_step=start),
+                          run_dir, cbs, checkpoints=checkpoints, log_every=log_every,
+                          progress=False)
         return trainer, g, d
 
     return make
@@ -118,48 +120,48 @@ def _assert_same(a, b):
 
 
 def test_checkpoint_round_trip(make_trainer, run_dir):
-    trainer, g, d = make_trainer(run_dir, [EMA, Checkpoints(every=100)])
+    trainer, g, d = make_trainer(run_dir, [EMA], checkpoints=Checkpoints(every=100))
     trainer.fit(steps=3)
     saved = _state(trainer, g, d)
     assert saved["step"] == 3 and saved["iterations"] == 3
     assert np.abs(saved["slot"]).max() > 0
     assert (run_dir / "checkpoints" / "checkpoint").exists()
 
-    fresh, g2, d2 = make_trainer(run_dir, [EMA, Checkpoints(every=100)], seed=1)
+    fresh, g2, d2 = make_trainer(run_dir, [EMA], checkpoints=Checkpoints(every=100), seed=1)
     before = _state(fresh, g2, d2)
     assert before["step"] == 0 and before["iterations"] == 0
     assert not np.array_equal(before["g"][0], saved["g"][0])
     fresh.fit(steps=3)  # restores the latest checkpoint, then has nothing left to do
-    assert fresh.callbacks[1].restored_from.endswith("ckpt-3")
+    assert fresh.checkpoints.restored_from.endswith("ckpt-3")
     _assert_same(_state(fresh, g2, d2), saved)
     fresh.fit(steps=4)
     assert fresh.global_step == 4 and int(fresh.step.optimizers["generator"].iterations) == 4
 
 
 def test_checkpoints_every_and_keep(make_trainer, run_dir):
-    trainer, _, _ = make_trainer(run_dir, [Checkpoints(every=2, max_to_keep=2)])
+    trainer, _, _ = make_trainer(run_dir, [], checkpoints=Checkpoints(every=2, max_to_keep=2))
     trainer.fit(steps=5)
-    manager = trainer.callbacks[0].manager
+    manager = trainer.checkpoints.manager
     assert [p.rsplit("-", 1)[1] for p in manager.checkpoints] == ["4", "5"]
 
 
 def test_restore_false_starts_fresh(make_trainer, run_dir):
-    trainer, _, _ = make_trainer(run_dir, [Checkpoints(every=100)])
+    trainer, _, _ = make_trainer(run_dir, [], checkpoints=Checkpoints(every=100))
     trainer.fit(steps=2)
-    again, _, _ = make_trainer(run_dir, [Checkpoints(every=100, restore=False)])
-    again.callbacks[0].on_train_begin(again)
-    assert again.global_step == 0 and again.callbacks[0].restored_from is None
+    again, _, _ = make_trainer(run_dir, [], checkpoints=Checkpoints(every=100, restore=False))
+    again.checkpoints.open(again, save_initial=False)
+    assert again.global_step == 0 and again.checkpoints.restored_from is None
 
 
 def test_history_is_trimmed_to_the_restored_step(make_trainer, run_dir):
-    trainer, _, _ = make_trainer(run_dir, [Checkpoints(every=4), Crash(at=6)])
+    trainer, _, _ = make_trainer(run_dir, [Crash(at=6)], checkpoints=Checkpoints(every=4))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(steps=8)
     assert [r["step"] for r in _history_file(run_dir)] == [1, 2, 3, 4, 5, 6]
 
-    resumed, _, _ = make_trainer(run_dir, [Checkpoints(every=4)], seed=1)
+    resumed, _, _ = make_trainer(run_dir, [], checkpoints=Checkpoints(every=4), seed=1)
     resumed.fit(steps=8)
-    assert resumed.callbacks[0].restored_from.endswith("ckpt-4")
+    assert resumed.checkpoints.restored_from.endswith("ckpt-4")
     steps = [r["step"] for r in _history_file(run_dir)]
     assert steps == list(range(1, 9))  # 5 and 6 are not repeated
     assert [r["step"] for r in resumed.history] == steps
@@ -187,14 +189,15 @@ def test_tensorboard_writes_events(make_trainer, run_dir):
 
 
 def test_tensorboard_after_resume_writes_every_new_step(make_trainer, run_dir):
-    trainer, _, _ = make_trainer(run_dir, [Checkpoints(every=4), TensorBoard(), Crash(at=6)])
+    trainer, _, _ = make_trainer(run_dir, [TensorBoard(), Crash(at=6)],
+                                 checkpoints=Checkpoints(every=4))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(steps=8)
-    trainer.callbacks[1].writer.close()
+    trainer.callbacks[0].writer.close()
     before = {p.name for p in (run_dir / "tensorboard").iterdir()}
-    resumed, _, _ = make_trainer(run_dir, [Checkpoints(every=4), TensorBoard()])
+    resumed, _, _ = make_trainer(run_dir, [TensorBoard()], checkpoints=Checkpoints(every=4))
     resumed.fit(steps=8)
-    resumed.callbacks[1].writer.close()
+    resumed.callbacks[0].writer.close()
     new = run_dir / "tensorboard_new"
     new.mkdir()
     for p in (run_dir / "tensorboard").iterdir():
@@ -266,3 +269,10 @@ def test_callback_hooks_are_called_in_order(make_trainer, run_dir):
     trainer.fit(steps=2)
     keys = sorted(LOSS_KEYS)
     assert calls == [("begin", 0), ("step", 1, keys), ("step", 2, keys), ("end", 2)]
+
+
+def test_a_time_budget_logs_the_last_step(make_trainer, run_dir):
+    trainer, _, _ = make_trainer(run_dir, log_every=1000)
+    history = trainer.fit(minutes=0.02)
+    assert 0 < trainer.global_step < 1000
+    assert [r["step"] for r in history] == [trainer.global_step]

@@ -1,6 +1,6 @@
 """Datasets: `load(name, split)` for real data, and tf.data pipelines."""
 
-from . import mnist, sine  # noqa: F401  (registers the loaders)
+from . import gtsrb, mnist, sine, traffic_signs  # noqa: F401  (registers the loaders)
 from .idx import DataFileError, read_idx, write_idx
 from .pipeline import batches, to_model_range, to_uint8
 from .registry import ArrayDataset, DatasetUnavailable, UnknownDataset, available, load

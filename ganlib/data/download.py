@@ -1,4 +1,7 @@
-"""Download a file with a SHA-256 check, atomically: a partial or bad file never looks valid."""
+"""Download a file with a checksum, atomically: a partial or bad file never looks valid.
+
+SHA-256 by default; `algorithm="md5"` exists for archives whose publishers only list an MD5.
+"""
 
 from __future__ import annotations
 
@@ -14,35 +17,32 @@ class ChecksumError(RuntimeError):
     """The downloaded bytes are not the ones the checksum names."""
 
 
-def sha256_of(path: Path, gunzip: bool = False) -> str:
-    """SHA-256 of a file's bytes, or of its decompressed bytes when `gunzip` is set."""
-    h = hashlib.sha256()
+def sha256_of(path: Path, gunzip: bool = False, algorithm: str = "sha256") -> str:
+    """SHA-256 (or `algorithm`) of a file's bytes, or of its decompressed bytes if `gunzip`."""
+    h = hashlib.new(algorithm)
     with (gzip.open(path, "rb") if gunzip else open(path, "rb")) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
-def _digest(path: Path, gunzip: bool) -> str:
-    """The SHA-256, or a description of why the file could not be read."""
+def _digest(path: Path, gunzip: bool, algorithm: str = "sha256") -> str:
+    """The digest, or a description of why the file could not be read."""
     try:
-        return sha256_of(path, gunzip)
+        return sha256_of(path, gunzip, algorithm)
     except (OSError, EOFError, zlib.error) as e:
         return f"unreadable ({e})"
 
 
-def _verified(path: Path, sha256: str, gunzip: bool) -> bool:
-    return _digest(path, gunzip) == sha256
-
-
-def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: int = 2) -> Path:
+def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: int = 2,
+          algorithm: str = "sha256") -> Path:
     """Fetch `url` to `dest` unless a verified copy is there; retry once on a bad checksum.
 
     `gunzip_hash` checks the hash of the decompressed content, which stays the same when a
-    mirror recompresses the file.
+    mirror recompresses the file. `sha256` is an MD5 when `algorithm="md5"`.
     """
     dest = Path(dest)
-    if dest.exists() and _verified(dest, sha256, gunzip_hash):
+    if dest.exists() and _digest(dest, gunzip_hash, algorithm) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")
@@ -52,13 +52,14 @@ def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: i
             with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
-            got = _digest(tmp, gunzip_hash)
+            got = _digest(tmp, gunzip_hash, algorithm)
             if got == sha256:
                 tmp.replace(dest)
                 return dest
         finally:
             tmp.unlink(missing_ok=True)
+    name = "SHA-256" if algorithm == "sha256" else algorithm.upper()
     raise ChecksumError(
-        f"{url} gave a file whose SHA-256 is {got}, not {sha256}, twice. The download was "
+        f"{url} gave a file whose {name} is {got}, not {sha256}, twice. The download was "
         f"deleted; check the URL or your network, or put a good copy at {dest}."
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config
 from .download import fetch
 from .idx import DataFileError, read_idx
-from .registry import ArrayDataset, DatasetUnavailable, register
+from .locate import candidate_folders as _candidates
+from .locate import download_folder, find_or_fetch
+from .registry import ArrayDataset, register
 
 KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -60,20 +61,8 @@ def _npz_pair(folder: Path, split: str):
         raise DataFileError(f"{path} is not a readable MNIST npz ({e}); delete it.") from e
 
 
-def _candidates(name: str, path) -> list[Path]:
-    s = config.settings()
-    dashed = name.replace("_", "-")
-    folders = [Path(path)] if path else []
-    if s.data_dir:
-        folders += [s.data_dir / name, s.data_dir / dashed]
-    folders += [config.REPO_ROOT / "data" / name, Path("/usr/share/datasets") / dashed]
-    folders += [Path.home() / ".keras" / "datasets" / dashed, Path.home() / ".keras" / "datasets"]
-    return folders
-
-
 def _download(name: str) -> Path:
-    s = config.settings()
-    folder = (s.data_dir or config.REPO_ROOT / "data") / name
+    folder = download_folder(name)
     if name == "fashion_mnist":
         for fname, digest in FASHION_SHA256.items():
             fetch(KERAS_MIRROR + fname, folder / fname, digest, gunzip_hash=True)
@@ -92,7 +81,7 @@ def _check(name: str, split: str, x: np.ndarray, y: np.ndarray, where: Path) -> 
 def _read(name: str, split: str, folder: Path, classes) -> ArrayDataset | None:
     readers = (_idx_pair,) if name == "fashion_mnist" else (_idx_pair, _npz_pair)
     for reader in readers:
-        pair = reader(folder, split) if folder.is_dir() else None
+        pair = reader(folder, split)
         if pair is not None:
             x, y = pair
             _check(name, split, x, y, folder)
@@ -102,29 +91,13 @@ def _read(name: str, split: str, folder: Path, classes) -> ArrayDataset | None:
 
 
 def _load(name: str, split: str, path, classes) -> ArrayDataset:
-    tried = []
-    for folder in _candidates(name, path):
-        found = _read(name, split, folder, classes)
-        if found is not None:
-            return found
-        tried.append(str(folder))
-    if config.settings().offline:
-        hint = "GANLIB_OFFLINE is set, so nothing was downloaded."
-    else:
-        try:
-            found = _read(name, split, _download(name), classes)
-            if found is not None:
-                return found
-            hint = "The download left no readable files."
-        except OSError as e:
-            hint = f"Downloading failed: {e}."
     debian = " or `apt-get install dataset-fashion-mnist`" if name == "fashion_mnist" else ""
     npz = "" if name == "fashion_mnist" else " or Keras's mnist.npz"
-    raise DatasetUnavailable(
-        f"{name} ({split}) was not found. Looked in: {', '.join(tried)}. {hint} "
-        f"Put the four IDX files (train-images-idx3-ubyte.gz, ...){npz} in one of those "
-        f"folders{debian}, or set GANLIB_DATA_DIR to a folder that holds {name}/."
-    )
+    how_to = (f"Put the four IDX files (train-images-idx3-ubyte.gz, ...){npz} in one of those "
+              f"folders{debian}, or set GANLIB_DATA_DIR to a folder that holds {name}/.")
+    return find_or_fetch(name, split, _candidates(name, path),
+                         lambda folder: _read(name, split, folder, classes),
+                         lambda: _download(name), how_to)
 
 
 @register("fashion_mnist")

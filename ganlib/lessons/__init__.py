@@ -1,9 +1,9 @@
 """The lessons' configurations and builders, shared by the notebooks and the CLI."""
 
-from . import dcgan, sine
+from . import cgan, dcgan, sine
 from .base import Run, fit, load_config, restore
 
-LESSONS = {"sine": sine, "dcgan": dcgan}
+LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan}
 
 
 def get(name: str):

@@ -9,6 +9,7 @@ same thing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -16,9 +17,12 @@ import numpy as np
 
 from .. import config as ganlib_config
 from .. import data
-from ..callbacks import EMA, Checkpoints, Snapshots, TensorBoard
+from ..callbacks import EMA, Snapshots, TensorBoard
+from ..checkpoints import Checkpoints, KeepBest, restore_best
+from ..runlock import clear_contents, hold
 from ..steps import GANStep
 from ..trainer import Trainer
+from ..watchdog import Watchdog
 
 
 @dataclasses.dataclass
@@ -32,8 +36,14 @@ class Run:
     snapshots: Snapshots | None = None
 
     @property
-    def history(self):
-        return self.trainer.history
+    def history(self) -> list[dict]:
+        """The logged losses, one record per logged step."""
+        return [r for r in self.trainer.history if "event" not in r]
+
+    @property
+    def events(self) -> list[dict]:
+        """What else happened: `eval` scores, watchdog `rollback`s."""
+        return [r for r in self.trainer.history if "event" in r]
 
     def generator(self, ema: bool = True):
         """The generator to sample from: the EMA copy when the run keeps one."""
@@ -48,31 +58,93 @@ def run_dir_for(lesson: str, run_dir=None) -> Path:
 
 
 def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray,
-             n_snapshot: int, images: bool) -> Run:
+             n_snapshot: int, images: bool, score=None, fresh: bool = False,
+             train_y: np.ndarray | None = None) -> Run:
     """The callbacks and trainer every GAN lesson shares, around a lesson's own step.
 
-    Checkpoints come first so the run is restored before the others look at it; samples
-    (snapshots, TensorBoard images) come from the EMA generator when the run keeps one.
+    score: (name, fn) where fn(generator) -> float rates a generator (lower is better); the
+           run then keeps its best checkpoint by it. fresh: delete what the run directory
+           holds first (refused while another process trains there).
+    train_y: labels of a conditional lesson; batches are then (images, labels), and the fixed
+           snapshot inputs are [noise, labels] with the classes in turn (0, 1, ..., 0, 1, ...).
+    Samples (snapshots, TensorBoard images, the score) come from the EMA generator when the
+    run keeps one.
     """
     g = step.networks["generator"]
     models = dict(step.networks)
-    callbacks = [Checkpoints(cfg.checkpoint_every)]
+    callbacks = []
     if cfg.ema_decay:
         ema = EMA(g, cfg.ema_decay)
         models["ema_generator"] = ema.model
         callbacks.append(ema)
+    callbacks.append(Watchdog())
     sampler = models.get("ema_generator", g)
     latent_dim = int(g.inputs[0].shape[-1])
     noise = np.random.default_rng(cfg.seed).standard_normal((n_snapshot, latent_dim))
-    snapshots = Snapshots(sampler, noise.astype("f4"), every=cfg.sample_every,
-                          save_images=images)
+    noise = noise.astype("f4")
+    if train_y is not None:
+        noise = [noise, np.arange(n_snapshot) % step.num_classes]
+    snapshots = Snapshots(sampler, noise, every=cfg.sample_every, save_images=images)
     callbacks.append(snapshots)
+    if score is not None:
+        name, fn = score
+        callbacks.append(KeepBest(lambda: fn(sampler), name, every=cfg.sample_every))
     if images:
         callbacks.append(TensorBoard(sampler, noise, image_every=cfg.sample_every))
-    save_config(cfg, run_dir, lesson)
-    trainer = Trainer(step, data.batches(train_x, cfg.batch_size, seed=cfg.seed), run_dir,
-                      callbacks, log_every=cfg.log_every)
+    prepare_run_dir(cfg, run_dir, lesson, fresh)
+    batches = functools.partial(data.batches, train_x, cfg.batch_size, cfg.seed, y=train_y)
+    trainer = Trainer(step, lambda start: batches(start_step=start), run_dir, callbacks,
+                      checkpoints=Checkpoints(cfg.checkpoint_every), log_every=cfg.log_every)
     return Run(cfg, run_dir, trainer, models, snapshots)
+
+
+# Settings that change how long or how verbosely a run trains, not what it trains: a run may
+# be resumed with other values of these.
+BUDGET_FIELDS = frozenset({"steps", "minutes", "log_every", "sample_every", "checkpoint_every"})
+
+
+class RunMismatch(ValueError):
+    """A run directory holds a run of another lesson or with other settings."""
+
+
+def _normal(value):
+    return json.loads(json.dumps(value))  # tuples -> lists, as config.json stores them
+
+
+def prepare_run_dir(cfg, run_dir: Path, lesson: str, fresh: bool = False) -> None:
+    """Check that `cfg` may continue the run in `run_dir` (or clear it), then record `cfg`.
+
+    Writing takes the run's lock (`ganlib.runlock.hold`); reading a run that another process
+    trains (to sample it) writes nothing, so it needs no lock.
+    """
+    run_dir = Path(run_dir)
+    if not fresh and run_dir.exists():
+        check_resumable(cfg, run_dir, lesson)
+        if (run_dir / "config.json").exists() and load_config(run_dir) == (
+                lesson, _normal(dataclasses.asdict(cfg))):
+            return
+    hold(run_dir)
+    if fresh:
+        clear_contents(run_dir)
+    save_config(cfg, run_dir, lesson)
+
+
+def check_resumable(cfg, run_dir: Path, lesson: str) -> None:
+    """Raise `RunMismatch` if `run_dir` has checkpoints of another lesson or other settings."""
+    if not (run_dir / "config.json").exists() or not any((run_dir / "checkpoints").glob("*")):
+        return
+    saved_lesson, saved = load_config(run_dir)
+    how = ("Resume it with its own settings (`python -m ganlib train LESSON --out RUN_DIR "
+           "--resume` reads them), start it afresh (FRESH_START = True in a notebook), or use "
+           "another run directory.")
+    if saved_lesson != lesson:
+        raise RunMismatch(f"{run_dir} holds a {saved_lesson!r} run, not {lesson!r}. {how}")
+    current = _normal(dataclasses.asdict(cfg))
+    diffs = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in current.items()
+             if k not in BUDGET_FIELDS and saved.get(k) != v]
+    if diffs:
+        raise RunMismatch(f"{run_dir} holds a {lesson} run trained with other settings "
+                          f"({'; '.join(diffs)}). {how}")
 
 
 def save_config(cfg, run_dir: Path, lesson: str) -> None:
@@ -90,8 +162,12 @@ def load_config(run_dir) -> tuple[str, dict]:
             f"{run_dir} is not a ganlib run (no config.json); train one with "
             "`python -m ganlib train LESSON --out RUN_DIR`."
         )
-    raw = json.loads(path.read_text())
-    return raw.pop("lesson"), raw
+    try:
+        raw = json.loads(path.read_text())
+        return raw.pop("lesson"), raw
+    except (json.JSONDecodeError, KeyError, AttributeError):
+        raise RunMismatch(f"{path} is damaged (not a ganlib run config). Train the run "
+                          "afresh, or restore the file.") from None
 
 
 def fit(run: Run) -> Run:
@@ -101,15 +177,20 @@ def fit(run: Run) -> Run:
     return run
 
 
-def restore(run: Run) -> int:
-    """Load the latest checkpoint of a run into its models; return the step it holds."""
-    for cb in run.trainer.callbacks:
-        if isinstance(cb, Checkpoints):
-            cb.on_train_begin(run.trainer)
-            if cb.restored_from is None:
-                raise FileNotFoundError(f"{run.run_dir} has no checkpoint to restore.")
-            return run.trainer.global_step
-    raise ValueError("this run keeps no checkpoints")
+def restore(run: Run, which: str = "latest") -> int:
+    """Load the latest (or the best) checkpoint of a run into its models; return its step."""
+    run.trainer.load_history()
+    if which == "best":
+        restore_best(run.trainer)
+        return run.trainer.global_step
+    if which != "latest":
+        raise ValueError(f"which checkpoint: 'latest' or 'best', not {which!r}.")
+    checkpoints = run.trainer.checkpoints
+    checkpoints.open(run.trainer, save_initial=False)
+    if checkpoints.restored_from is None:
+        raise FileNotFoundError(f"{run.run_dir} has no readable checkpoint to restore; train "
+                                "the run (again) with `python -m ganlib train`.")
+    return run.trainer.global_step
 
 
 def seed_everything(seed: int) -> None:

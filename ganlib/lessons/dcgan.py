@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 
-from .. import data
+from .. import data, metrics
 from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator, build_dcgan_generator
 from ..steps import GANStep
@@ -48,19 +49,43 @@ class Config:
                                    checkpoint_every=100, log_every=10, ema_decay=0.9)
 
 
-def build(cfg: Config, run_dir=None) -> Run:
-    """Data, models, train step and callbacks for a DCGAN run."""
+def fid_score(dataset: str, n: int = 1000, seed: int = 0):
+    """Lesson 02's score, judge FID of `n` samples from fixed noise, if `dataset` has a judge.
+
+    (None when it has none yet: the run then keeps no best checkpoint rather than stopping to
+    train a judge.) FID at n=1000 is biased upwards but ranks checkpoints as well as at 10k.
+    """
+    if not metrics.judge_available(dataset):
+        print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
+              f"`python -m ganlib judge --dataset {dataset}` trains one.")
+        return None
+
+    def fid(generator) -> float:
+        noise = np.random.default_rng(seed).standard_normal((n, generator.inputs[0].shape[-1]))
+        images = generator.predict(noise.astype("f4"), batch_size=500, verbose=0)
+        return metrics.fid_to_test(images, dataset)
+
+    return ("fid", fid)
+
+
+def step_options(cfg: Config) -> dict:
+    """The train step's optimizers, loss, seed and XLA switch from a config (lessons 02, 03)."""
+    return dict(
+        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        loss=AdversarialLoss(cfg.loss, cfg.real_label, cfg.flip_prob),
+        seed=cfg.seed, jit_compile=cfg.xla,
+    )  # fmt: skip
+
+
+def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
+    """Data, models, train step and callbacks for a DCGAN run (`fresh`: start over)."""
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load(cfg.dataset, "train")
     image_shape = train.x.shape[1:]
     g = build_dcgan_generator(cfg.latent_dim, image_shape, cfg.width, seed=cfg.seed)
     d = build_dcgan_discriminator(image_shape, cfg.width, dropout=cfg.d_dropout, seed=cfg.seed)
-    step = GANStep(
-        g, d,
-        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        loss=AdversarialLoss(cfg.loss, cfg.real_label, cfg.flip_prob),
-        seed=cfg.seed, jit_compile=cfg.xla,
-    )  # fmt: skip
-    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True)
+    step = GANStep(g, d, **step_options(cfg))
+    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True,
+                    score=fid_score(cfg.dataset), fresh=fresh)

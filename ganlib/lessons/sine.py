@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 
-from .. import data
+from .. import data, metrics
 from ..losses import AdversarialLoss
 from ..models import build_mlp_discriminator, build_mlp_generator
 from ..steps import GANStep
@@ -43,7 +44,15 @@ class Config:
                                    checkpoint_every=200, log_every=20)
 
 
-def build(cfg: Config, run_dir=None) -> Run:
+def mean_abs_error(generator, n: int = 2000, seed: int = 0) -> float:
+    """Lesson 01's score: mean |y - sin x| of `n` points from fixed noise (lower is better)."""
+    noise = np.random.default_rng(seed).standard_normal((n, generator.inputs[0].shape[-1]))
+    points = np.asarray(generator(noise.astype("f4"), training=False))
+    return metrics.point_metrics(points)["mean_abs_error"]
+
+
+def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
+    """Data, models, train step and callbacks for a sine-GAN run (`fresh`: start over)."""
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load("sine", "train", seed=cfg.seed)
@@ -55,4 +64,5 @@ def build(cfg: Config, run_dir=None) -> Run:
         d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss), seed=cfg.seed, jit_compile=cfg.xla,
     )  # fmt: skip
-    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=1000, images=False)
+    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=1000, images=False,
+                    score=("mean_abs_error", mean_abs_error), fresh=fresh)
