@@ -3,7 +3,9 @@
 `bench step`:    images/s of ganlib's DCGAN step vs the classic Keras loop (stacked G->D,
                  `trainable` toggled, `train_on_batch`), and the step's achieved GFLOP/s as a
                  share of a large float32 matmul's GFLOP/s measured in the same run.
-`bench quality`: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same budget.
+`bench quality`: dcgan: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same
+                 budget; cgan: lesson 03's intended-class share and per-class FID/KID
+                 next to real signs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tensorflow as tf
 from keras import layers
 
 from . import data, metrics
-from .lessons import base, dcgan
+from .lessons import base, cgan, dcgan
 from .models import build_dcgan_discriminator, build_dcgan_generator
 
 
@@ -233,6 +235,43 @@ def bench_quality_dcgan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -
         "ganlib_max_class_share": ours["max_class_share"],
         "tutorial_max_class_share": theirs["max_class_share"],
         "real_fid_floor": real["fid"], "real_class_entropy_bits": real["class_entropy_bits"],
+    }  # fmt: skip
+
+
+def bench_quality_cgan(minutes: float = 10.0, n_per_class: int = 1000, seed: int = 0) -> dict:
+    """Lesson 03 trained `minutes` with its defaults; the judge's verdict on n signs per class
+    from the EMA generator, next to real training signs and an untrained G."""
+    from .models.conditional import build_conditional_generator, generate
+
+    cfg = dataclasses.replace(cgan.Config(), minutes=minutes, steps=None, seed=seed)
+    run = cgan.build(cfg, run_dir=_scratch("quality-cgan"), fresh=True)
+    run.trainer.progress = False
+    started = time.perf_counter()
+    base.fit(run)
+    train_seconds = time.perf_counter() - started
+    k = len(cgan.CLASS_NAMES)
+    labels = np.arange(k * n_per_class) % k
+    ours = metrics.conditional_metrics(generate(run.generator(), labels, seed=seed + 1), labels,
+                                       cfg.dataset)
+    untrained = build_conditional_generator(cfg.latent_dim, k, run.generator().output.shape[1:],
+                                            cfg.width, cfg.embed_dim, seed=cfg.seed)
+    before = metrics.conditional_metrics(generate(untrained, labels, seed=seed + 1), labels,
+                                         cfg.dataset)
+    real = metrics.conditional_reference(cfg.dataset, n_per_class)
+
+    def brief(result):
+        return {name: {key: round(v[key], 4) for key in ("intended_share", "fid", "kid")}
+                for name, v in result["per_class"].items()}
+
+    return {
+        "bench": "quality-cgan", "minutes": minutes, "dataset": cfg.dataset,
+        "n_per_class": n_per_class, "steps": run.trainer.global_step,
+        "train_seconds": round(train_seconds, 1),
+        "intended_share": ours["intended_share"], "per_class": brief(ours),
+        "untrained_intended_share": before["intended_share"],
+        "untrained_per_class": brief(before),
+        "real_intended_share": real["intended_share"], "real_per_class": brief(real),
+        "judge_test_accuracy": metrics.judge_info(cfg.dataset)["test_accuracy"],
     }  # fmt: skip
 
 

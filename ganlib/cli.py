@@ -209,15 +209,19 @@ def evaluate(args) -> int:
     return 0
 
 
+QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan"}
+
+
 def bench(args) -> int:
     from . import bench as b
 
     if args.what == "step":
         b.print_json(b.bench_step(args.batch_size))
-    elif args.lesson == "dcgan":
-        b.print_json(b.bench_quality_dcgan(args.minutes))
+    elif args.lesson in QUALITY_BENCHES:
+        b.print_json(getattr(b, QUALITY_BENCHES[args.lesson])(args.minutes))
     else:
-        return _fail(f"no quality benchmark for lesson {args.lesson!r} yet; use dcgan.")
+        return _fail(f"no quality benchmark for lesson {args.lesson!r} yet; "
+                     f"use one of {', '.join(QUALITY_BENCHES)}.")
     return 0
 
 

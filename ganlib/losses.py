@@ -51,15 +51,23 @@ class AdversarialLoss:
 
     def discriminator(self, real_logits, fake_logits, seed=None):
         """Per-example loss of D: push real logits toward `real_label`, fake toward 0."""
-        real, fake = _flatten(real_logits), _flatten(fake_logits)
         seeds = (None, None) if seed is None else tf.unstack(
             tf.random.experimental.stateless_split(seed, 2))
-        real_t = self._targets(real, self.real_label, seeds[0])
-        fake_t = self._targets(fake, 0.0, seeds[1])
+        return self.on_real(real_logits, seeds[0]) + self.on_fake(fake_logits, seeds[1])
+
+    def on_real(self, logits, seed=None):
+        """D's per-example loss on samples it should call real."""
+        return self._term(_flatten(logits), self.real_label, seed)
+
+    def on_fake(self, logits, seed=None):
+        """D's per-example loss on samples it should call fake."""
+        return self._term(_flatten(logits), 0.0, seed)
+
+    def _term(self, logits, target, seed):
+        targets = self._targets(logits, target, seed)
         if self.kind == "least_squares":
-            per = tf.square(real - real_t) + tf.square(fake - fake_t)
-            return tf.reduce_mean(0.5 * per, axis=1)
-        return tf.reduce_mean(_bce(real_t, real) + _bce(fake_t, fake), axis=1)
+            return tf.reduce_mean(0.5 * tf.square(logits - targets), axis=1)
+        return tf.reduce_mean(_bce(targets, logits), axis=1)
 
     def generator(self, fake_logits):
         """Per-example loss of G on D's logits for its samples."""

@@ -139,25 +139,52 @@ class ConditionalGANStep(GANStep):
     Batches are (images, labels). Fakes get labels drawn uniformly from `num_classes`, and D
     sees every image with its label, so G is rewarded only for signs of the class it was asked
     for. Same loss object, same game as `GANStep`.
+
+    `mismatch_weight` > 0 makes D matching-aware (Reed et al., 2016, "GAN-CLS"): real images
+    shown with a wrong label are a third kind of negative, so D learns what sets the classes
+    apart from real data from the first step, not only from G's mistakes. D's loss becomes
+    real + (fake + w * mismatched) / (1 + w) per example.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, num_classes: int,
-                 **kwargs):
+                 mismatch_weight: float = 0.0, **kwargs):
         if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
             raise ValueError("a conditional GAN needs G(noise, label) and D(image, label), "
                              "two inputs each.")
+        if mismatch_weight < 0:
+            raise ValueError(f"mismatch_weight {mismatch_weight} must be >= 0.")
         self.num_classes = int(num_classes)
+        self.mismatch_weight = float(mismatch_weight)
         super().__init__(generator, discriminator, **kwargs)
 
     def losses(self, batch, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
         real, labels = batch
-        noise_seed, class_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3))
+        labels = tf.cast(labels, tf.int32)
+        noise_seed, class_seed, flip_seed, wrong_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 4))
         n = tf.shape(real)[0]
         noise = tf.random.stateless_normal([n, self.latent_dim], noise_seed)
         fake_labels = tf.random.stateless_uniform([n], class_seed, 0, self.num_classes,
                                                   dtype=tf.int32)
         fake = g([noise, fake_labels], training=True)
-        return self.adversarial(d([real, tf.cast(labels, tf.int32)], training=True),
-                                d([fake, fake_labels], training=True), flip_seed)
+        real_logits = d([real, labels], training=True)
+        fake_logits = d([fake, fake_labels], training=True)
+        losses, metrics = self.adversarial(real_logits, fake_logits, flip_seed)
+        if self.mismatch_weight:
+            wrong = other_labels(labels, self.num_classes, wrong_seed)
+            wrong_logits = tf.cast(d([real, wrong], training=True), tf.float32)
+            w = self.mismatch_weight
+            flips = tf.unstack(tf.random.experimental.stateless_split(flip_seed, 3))
+            losses["discriminator"] = self.loss.on_real(real_logits, flips[0]) + (
+                self.loss.on_fake(fake_logits, flips[1])
+                + w * self.loss.on_fake(wrong_logits, flips[2])) / (1 + w)
+            metrics["d_mismatch_acc"] = tf.cast(tf.reshape(wrong_logits, [-1]) < 0, tf.float32)
+        return losses, metrics
+
+
+def other_labels(labels, num_classes: int, seed):
+    """For each label, a class drawn uniformly from the *other* classes (label + 1..K-1, mod K)."""
+    labels = tf.cast(labels, tf.int32)
+    shift = tf.random.stateless_uniform(tf.shape(labels), seed, 1, num_classes, dtype=tf.int32)
+    return (labels + shift) % num_classes

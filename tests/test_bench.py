@@ -63,3 +63,25 @@ def test_classic_keras_loop_trains_d_only_in_its_own_update():
     iteration, check, g, d = bench.classic_keras_loop(cfg, images)
     check()  # raises RuntimeError if D did not move in its step or moved in G's
     assert d.trainable is False  # left frozen, as the stacked model expects
+
+
+def test_quality_bench_of_cgan_reports_its_metric_next_to_real_signs(monkeypatch):
+    import dataclasses
+
+    from ganlib.lessons import cgan
+
+    tiny = dataclasses.replace(cgan.Config().smoke(), n_per_class=100, width=8)
+    monkeypatch.setattr(cgan, "Config", lambda: tiny)
+    result = bench.bench_quality_cgan(minutes=0.02, n_per_class=20)
+    assert result["bench"] == "quality-cgan" and result["steps"] > 0
+    assert set(result["per_class"]) == set(cgan.CLASS_NAMES)
+    for who in ("intended_share", "untrained_intended_share", "real_intended_share"):
+        assert 0.0 <= result[who] <= 1.0
+    assert result["real_intended_share"] > 0.9  # real signs: the judge knows them
+
+
+def test_quality_bench_of_a_lesson_without_one_is_a_clear_error(capsys):
+    from ganlib import cli
+
+    assert cli.main(["bench", "quality", "sine"]) == 2
+    assert "no quality benchmark for lesson 'sine'" in capsys.readouterr().err

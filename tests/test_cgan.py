@@ -17,16 +17,16 @@ from ganlib.models.conditional import (
     class_interpolation,
     generate,
 )
-from ganlib.steps import ConditionalGANStep, TrainStep
+from ganlib.steps import ConditionalGANStep, TrainStep, other_labels
 
 SHAPE = (32, 32, 3)
 
 
-def _tiny(seed=0, latent_dim=8):
+def _tiny(seed=0, latent_dim=8, mismatch_weight=0.0):
     keras.utils.set_random_seed(seed)
     g = build_conditional_generator(latent_dim, 4, SHAPE, width=8, embed_dim=4, seed=seed)
     d = build_projection_discriminator(SHAPE, 4, width=8, seed=seed)
-    step = ConditionalGANStep(g, d, num_classes=4, seed=seed,
+    step = ConditionalGANStep(g, d, num_classes=4, seed=seed, mismatch_weight=mismatch_weight,
                               g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                               d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
     return g, d, step
@@ -79,6 +79,28 @@ def test_conditional_step_is_seeded(batch):
     first = {k: float(v) for k, v in _tiny(seed=3)[2](batch).items()}
     again = {k: float(v) for k, v in _tiny(seed=3)[2](batch).items()}
     assert first == pytest.approx(again, abs=1e-6)
+
+
+def test_matching_aware_step_also_scores_real_images_with_wrong_labels(batch):
+    plain = {k: float(v) for k, v in _tiny(seed=3)[2](batch).items()}
+    aware = {k: float(v) for k, v in _tiny(seed=3, mismatch_weight=1.0)[2](batch).items()}
+    assert set(aware) == set(plain) | {"d_mismatch_acc"}
+    assert 0.0 <= aware["d_mismatch_acc"] <= 1.0
+    # same draws, same G loss; D's loss now averages the fake and the mismatched terms
+    assert aware["generator_loss"] == pytest.approx(plain["generator_loss"], abs=1e-6)
+    assert aware["discriminator_loss"] != pytest.approx(plain["discriminator_loss"], abs=1e-4)
+    with pytest.raises(ValueError, match="mismatch_weight"):
+        _tiny(mismatch_weight=-1.0)
+
+
+def test_other_labels_are_never_the_true_ones():
+    labels = tf.constant(np.arange(4000) % 4, tf.int32)
+    wrong = other_labels(labels, 4, tf.constant([1, 2], tf.int32)).numpy()
+    assert wrong.min() >= 0 and wrong.max() <= 3
+    assert not np.any(wrong == labels.numpy())
+    for k in range(4):  # each of the 3 other classes about a third of the time
+        counts = np.bincount(wrong[labels.numpy() == k], minlength=4)
+        assert counts[k] == 0 and np.all(np.abs(counts[np.arange(4) != k] - 1000 / 3) < 80)
 
 
 def test_conditional_step_needs_two_input_models():

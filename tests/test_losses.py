@@ -114,3 +114,14 @@ def test_unknown_kind(kind):
 def test_bad_flip_prob(p):
     with pytest.raises(ValueError, match="flip_prob"):
         AdversarialLoss(flip_prob=p)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_discriminator_loss_is_its_real_and_fake_terms(kind):
+    loss = AdversarialLoss(kind, real_label=0.9)
+    real, fake = tf.constant([[0.5], [-2.0]]), tf.constant([[1.0], [3.0]])
+    np.testing.assert_allclose(loss.discriminator(real, fake),
+                               loss.on_real(real) + loss.on_fake(fake), rtol=1e-6)
+    at_zero = (0.0, 0.5 * 0.9**2) if kind == "least_squares" else (LN2, LN2)
+    assert float(loss.on_fake(col(0.0))[0]) == pytest.approx(at_zero[0], abs=1e-6)
+    assert float(loss.on_real(col(0.0))[0]) == pytest.approx(at_zero[1], abs=1e-6)

@@ -32,6 +32,10 @@ class Config(dcgan.Config):
     dataset: str = "traffic_signs"  # or "gtsrb" (the real photos, when available)
     embed_dim: int = 16  # size of G's label embedding, concatenated with the noise
     n_per_class: int | None = None  # rendered training signs per class (None: 5000)
+    mismatch_weight: float = 1.0  # D also rejects real signs shown with a wrong label
+    batch_size: int = 32  # more, smaller steps: on a CPU they learn the classes sooner
+    # a shorter memory than lesson 02's 0.999: a CPU trains only a few thousand steps here
+    ema_decay: float | None = 0.995
 
     def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny budget and data."""
@@ -90,6 +94,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
                                     seed=cfg.seed)
     d = build_projection_discriminator(image_shape, k, cfg.width, dropout=cfg.d_dropout,
                                        seed=cfg.seed)
-    step = ConditionalGANStep(g, d, num_classes=k, **dcgan.step_options(cfg))
+    step = ConditionalGANStep(g, d, num_classes=k, mismatch_weight=cfg.mismatch_weight,
+                              **dcgan.step_options(cfg))
     return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True,
                     score=class_fid(cfg.dataset), fresh=fresh, train_y=train.y)

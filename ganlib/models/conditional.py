@@ -29,10 +29,12 @@ def build_conditional_generator(latent_dim: int = 64, num_classes: int = 4,
     """[noise, label] -> image. The body is a DCGAN generator of noise + label embedding."""
     noise = keras.Input((latent_dim,), name="noise")
     label = _label_input()
-    # N(0, 1) like the noise, so the label is as loud as the noise from the first step
+    # Small at first (noise is N(0, 1)): G learns to use the noise before the label can
+    # drown it. Started as loud as the noise, the label set each class's look on its own and
+    # G drew one sign per class whatever the noise (mode collapse).
     embedding = layers.Embedding(num_classes, embed_dim, name="label_embedding",
                                  embeddings_initializer=keras.initializers.RandomNormal(
-                                     stddev=1.0, seed=seed))(label)
+                                     stddev=0.1, seed=seed))(label)
     body = build_dcgan_generator(latent_dim + embed_dim, image_shape, width, seed=seed,
                                  name="generator_body")
     x = layers.Concatenate(name="noise_and_label")([noise, embedding])
