@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan or cgan")
+    t.add_argument("lesson", help="sine, dcgan, cgan or acgan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--fresh", action="store_true",
                        help="delete what RUN_DIR holds and start over")
     t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
-                                     "cgan: traffic_signs, gtsrb)")
+                                     "cgan: traffic_signs, gtsrb; acgan: fashion_mnist, "
+                                     "mnist)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
@@ -200,6 +201,7 @@ def evaluate(args) -> int:
         return _fail(f"`images` must be uint8 in [0, 255] as `sample` writes, got {images.dtype}.")
     if "labels" in arrays:  # samples of a conditional generator, with their intended classes
         result = metrics.conditional_metrics(images, arrays["labels"], args.dataset)
+        result["coverage"] = metrics.class_coverage(images, arrays["labels"], args.dataset)
         per_class = int(np.bincount(arrays["labels"]).min())
         result["real"] = metrics.conditional_reference(args.dataset, per_class)
     else:

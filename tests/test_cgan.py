@@ -184,6 +184,11 @@ def test_cli_train_and_sample_write_labels(tmp_path, capsys):
         images, labels = f["images"], f["labels"]
     assert images.shape == (10, *SHAPE) and images.dtype == np.uint8
     np.testing.assert_array_equal(labels, np.arange(10) % 4)  # the classes in turn
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--dataset", "traffic_signs"]) == 0
+    result = _last_json(capsys.readouterr().out)
+    assert set(result["per_class"]) == set(result["coverage"]) == set(cgan.CLASS_NAMES)
+    assert 0.0 <= result["intended_share"] <= 1.0 and result["real"]["intended_share"] > 0.9
 
 
 # --- the judge and the lesson's metric -------------------------------------------------------

@@ -1,9 +1,9 @@
 """The lessons' configurations and builders, shared by the notebooks and the CLI."""
 
-from . import cgan, dcgan, sine
+from . import acgan, cgan, dcgan, sgan, sine
 from .base import Run, fit, load_config, restore
 
-LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan}
+LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan, "acgan": acgan, "sgan": sgan}
 
 
 def get(name: str):

@@ -59,7 +59,7 @@ def run_dir_for(lesson: str, run_dir=None) -> Path:
 
 def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray,
              n_snapshot: int, images: bool, score=None, fresh: bool = False,
-             train_y: np.ndarray | None = None) -> Run:
+             train_y: np.ndarray | None = None, batches=None) -> Run:
     """The callbacks and trainer every GAN lesson shares, around a lesson's own step.
 
     score: (name, fn) where fn(generator) -> float rates a generator (lower is better); the
@@ -67,6 +67,9 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
            holds first (refused while another process trains there).
     train_y: labels of a conditional lesson; batches are then (images, labels), and the fixed
            snapshot inputs are [noise, labels] with the classes in turn (0, 1, ..., 0, 1, ...).
+    batches: start_step -> tf.data.Dataset, for a step that needs other batches than those of
+           `train_x` (and `train_y`); like `data.batches`, the stream from `start_step` on
+           must be what an uninterrupted run sees, so a resumed run gets the same data.
     Samples (snapshots, TensorBoard images, the score) come from the EMA generator when the
     run keeps one.
     """
@@ -92,8 +95,13 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
     if images:
         callbacks.append(TensorBoard(sampler, noise, image_every=cfg.sample_every))
     prepare_run_dir(cfg, run_dir, lesson, fresh)
-    batches = functools.partial(data.batches, train_x, cfg.batch_size, cfg.seed, y=train_y)
-    trainer = Trainer(step, lambda start: batches(start_step=start), run_dir, callbacks,
+    if batches is None:
+        stream = functools.partial(data.batches, train_x, cfg.batch_size, cfg.seed, y=train_y)
+
+        def batches(start):
+            return stream(start_step=start)
+
+    trainer = Trainer(step, batches, run_dir, callbacks,
                       checkpoints=Checkpoints(cfg.checkpoint_every), log_every=cfg.log_every)
     return Run(cfg, run_dir, trainer, models, snapshots)
 

@@ -1,0 +1,124 @@
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ganlib  # noqa: F401  (what a user imports before loading the saved classifier)
+from ganlib import data, lessons
+from ganlib.lessons import sgan
+from ganlib.models import build_dcgan_generator
+from ganlib.models.classifier import build_classifier_discriminator, classifier_of
+from ganlib.steps import SemiSupervisedGANStep, TrainStep
+
+SHAPE = (28, 28, 1)
+
+
+def _tiny(seed=0, weight=1.0):
+    keras.utils.set_random_seed(seed)
+    g = build_dcgan_generator(8, SHAPE, width=8, seed=seed)
+    d = build_classifier_discriminator(SHAPE, 10, width=8, seed=seed)
+    b = build_classifier_discriminator(SHAPE, 10, width=8, seed=seed, name="baseline")
+    step = SemiSupervisedGANStep(g, d, b, g_optimizer=keras.optimizers.Adam(1e-3),
+                                 d_optimizer=keras.optimizers.Adam(1e-3),
+                                 baseline_optimizer=keras.optimizers.Adam(1e-3),
+                                 unsupervised_weight=weight, seed=seed)
+    return g, d, b, step
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    unlabelled = tf.constant(rng.uniform(-1, 1, (8, *SHAPE)).astype(np.float32))
+    labelled = tf.constant(rng.uniform(-1, 1, (8, *SHAPE)).astype(np.float32))
+    return unlabelled, (labelled, tf.constant(np.arange(8) % 10, tf.int32))
+
+
+def test_classifier_discriminator_outputs_logits_and_features():
+    d = build_classifier_discriminator(SHAPE, 10, width=8)
+    x = np.zeros((3, *SHAPE), np.float32)
+    logits, features = d(x)
+    assert logits.shape == (3, 10) and features.shape == (3, 32)
+    c = classifier_of(d)
+    np.testing.assert_allclose(c(x), logits, atol=1e-6)  # same layers, same weights
+    assert {id(v) for v in c.weights} == {id(v) for v in d.weights}
+
+
+def test_one_step_trains_gan_and_baseline(batch):
+    g, d, b, step = _tiny()
+    assert isinstance(step, TrainStep)
+    before = {m.name: [v.numpy().copy() for v in m.trainable_variables] for m in (g, d, b)}
+    logs = {k: float(v) for k, v in step(batch).items()}
+    assert set(logs) == {"generator_loss", "discriminator_loss", "baseline_loss", "d_real_acc",
+                         "d_fake_acc", "d_labelled_acc", "baseline_labelled_acc"}
+    assert all(np.isfinite(v) for v in logs.values())
+    # at initialisation the class logits are near 0: cross-entropy near ln 10
+    assert logs["baseline_loss"] == pytest.approx(np.log(10), abs=0.1)
+    for m in (g, d, b):
+        assert any(not np.array_equal(a, v.numpy())
+                   for a, v in zip(before[m.name], m.trainable_variables)), m.name
+
+
+def test_without_unsupervised_loss_d_is_the_baseline(batch):
+    # same init, same labelled batches, weight 0: D and the baseline get the same loss
+    _, _, _, step = _tiny(weight=0.0)
+    logs = step(batch)
+    assert float(logs["discriminator_loss"]) == pytest.approx(float(logs["baseline_loss"]),
+                                                              abs=1e-5)
+    with pytest.raises(ValueError, match="unsupervised_weight"):
+        _tiny(weight=-1.0)
+
+
+def test_labelled_subset_is_per_class_and_seeded():
+    labels = np.repeat(np.arange(10), 50)
+    picked = sgan.labelled_subset(labels, 10, seed=0)
+    assert len(picked) == 100 and len(set(picked)) == 100
+    assert np.all(np.bincount(labels[picked]) == 10)
+    np.testing.assert_array_equal(picked, sgan.labelled_subset(labels, 10, seed=0))
+    assert set(picked) != set(sgan.labelled_subset(labels, 10, seed=1))
+    for bad in (0, 51):
+        with pytest.raises(ValueError, match="labels_per_class"):
+            sgan.labelled_subset(labels, bad)
+
+
+def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
+    rng = np.random.default_rng(0)
+    train = data.ArrayDataset("toy", "train", rng.integers(0, 256, (60, *SHAPE), np.uint8),
+                              np.arange(60) % 10, "test", 10)
+    cfg = dataclasses.replace(sgan.Config(), batch_size=8, labels_per_class=2)
+    labelled = sgan.labelled_subset(train.y, 2)
+    stream = sgan._batches(cfg, train, labelled)
+    first = list(stream(0).take(7))
+    (unl, (lab, y)) = first[0]
+    assert unl.shape == lab.shape == (8, *SHAPE) and y.shape == (8,)
+    assert set(y.numpy()) <= set(range(10))
+    labelled_images = data.to_model_range(train.x[labelled])
+    for image in lab.numpy():  # labelled images come from the labelled subset only
+        assert np.any(np.all(np.isclose(labelled_images, image), axis=(1, 2, 3)))
+    resumed = list(stream(5).take(2))
+    for a, b in zip(first[5:], resumed):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1][1], b[1][1])
+    with pytest.raises(ValueError, match="larger than the 20 labelled"):
+        sgan._batches(dataclasses.replace(cfg, batch_size=32), train, labelled)
+
+
+def test_lesson_smoke_saves_classifiers_that_load(tmp_path):
+    cfg = dataclasses.replace(sgan.Config().smoke(), steps=20, width=8, latent_dim=16,
+                              sample_every=10, checkpoint_every=10, batch_size=16)
+    run = sgan.build(cfg, tmp_path / "sgan")
+    lessons.fit(run)
+    assert run.trainer.global_step == 20
+    assert lessons.get("sgan") is sgan
+    accuracy = sgan.test_accuracy(run)
+    assert set(accuracy) == {"gan", "baseline"}
+    assert all(0.0 <= v <= 1.0 for v in accuracy.values())
+    x = data.to_model_range(data.load("fashion_mnist", "test").x[:50])
+    for file, name in ((sgan.CLASSIFIER_FILE, "discriminator"),
+                       (sgan.BASELINE_FILE, "baseline")):
+        loaded = keras.models.load_model(run.run_dir / file)
+        assert loaded.output_shape == (None, 10)
+        np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                                   classifier_of(run.models[name]).predict(x, verbose=0),
+                                   atol=1e-5)
