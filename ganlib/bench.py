@@ -5,7 +5,8 @@
                  share of a large float32 matmul's GFLOP/s measured in the same run.
 `bench quality`: dcgan: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same
                  budget; cgan: lesson 03's intended-class share and per-class FID/KID
-                 next to real signs.
+                 next to real signs; sgan: lesson 06's test accuracy against the labels-only
+                 baseline, over several label draws.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tensorflow as tf
 from keras import layers
 
 from . import data, metrics
-from .lessons import base, cgan, dcgan
+from .lessons import base, cgan, dcgan, sgan
 from .models import build_dcgan_discriminator, build_dcgan_generator
 
 
@@ -272,6 +273,28 @@ def bench_quality_cgan(minutes: float = 10.0, n_per_class: int = 1000, seed: int
         "untrained_per_class": brief(before),
         "real_intended_share": real["intended_share"], "real_per_class": brief(real),
         "judge_test_accuracy": metrics.judge_info(cfg.dataset)["test_accuracy"],
+    }  # fmt: skip
+
+
+def bench_quality_sgan(minutes: float = 10.0, draws: int = 3, seed: int = 0) -> dict:
+    """Lesson 06 trained `minutes` on each of `draws` label draws (label_seed 0, 1, ...): test
+    accuracy of the GAN's classifier and of the labels-only baseline, per draw and mean."""
+    per_draw = []
+    for label_seed in range(draws):
+        cfg = dataclasses.replace(sgan.Config(), minutes=minutes, steps=None, seed=seed,
+                                  label_seed=label_seed)
+        run = sgan.build(cfg, run_dir=_scratch(f"quality-sgan-{label_seed}"), fresh=True)
+        run.trainer.progress = False
+        base.fit(run)
+        per_draw.append({"label_seed": label_seed, "steps": run.trainer.global_step,
+                         **sgan.test_accuracy(run)})
+    gan = float(np.mean([d["gan"] for d in per_draw]))
+    baseline = float(np.mean([d["baseline"] for d in per_draw]))
+    return {
+        "bench": "quality-sgan", "minutes": minutes, "dataset": cfg.dataset,
+        "labels_per_class": cfg.labels_per_class, "draws": per_draw,
+        "mean_gan_accuracy": round(gan, 4), "mean_baseline_accuracy": round(baseline, 4),
+        "mean_gain_points": round(100 * (gan - baseline), 2),
     }  # fmt: skip
 
 

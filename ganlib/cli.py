@@ -211,7 +211,8 @@ def evaluate(args) -> int:
     return 0
 
 
-QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan"}
+QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
+                   "sgan": "bench_quality_sgan"}
 
 
 def bench(args) -> int:

@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 import pytest
 from keras import layers
 
@@ -85,3 +86,20 @@ def test_quality_bench_of_a_lesson_without_one_is_a_clear_error(capsys):
 
     assert cli.main(["bench", "quality", "sine"]) == 2
     assert "no quality benchmark for lesson 'sine'" in capsys.readouterr().err
+
+
+def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
+    import dataclasses
+
+    from ganlib.lessons import sgan
+
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    result = bench.bench_quality_sgan(minutes=0.02, draws=2)
+    assert [d["label_seed"] for d in result["draws"]] == [0, 1]
+    assert all(d["steps"] > 0 and 0 <= d["gan"] <= 1 and 0 <= d["baseline"] <= 1
+               for d in result["draws"])
+    mean = np.mean([d["gan"] for d in result["draws"]])
+    assert result["mean_gan_accuracy"] == pytest.approx(mean, abs=1e-4)
+    assert result["mean_gain_points"] == pytest.approx(
+        100 * (result["mean_gan_accuracy"] - result["mean_baseline_accuracy"]), abs=0.02)

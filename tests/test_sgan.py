@@ -9,7 +9,11 @@ import ganlib  # noqa: F401  (what a user imports before loading the saved class
 from ganlib import data, lessons
 from ganlib.lessons import sgan
 from ganlib.models import build_dcgan_generator
-from ganlib.models.classifier import build_classifier_discriminator, classifier_of
+from ganlib.models.classifier import (
+    build_classifier_discriminator,
+    build_mlp_classifier_discriminator,
+    classifier_of,
+)
 from ganlib.steps import SemiSupervisedGANStep, TrainStep
 
 SHAPE = (28, 28, 1)
@@ -43,6 +47,15 @@ def test_classifier_discriminator_outputs_logits_and_features():
     c = classifier_of(d)
     np.testing.assert_allclose(c(x), logits, atol=1e-6)  # same layers, same weights
     assert {id(v) for v in c.weights} == {id(v) for v in d.weights}
+
+
+def test_mlp_discriminator_is_noisy_only_in_training():
+    d = build_mlp_classifier_discriminator(SHAPE, 10, hidden=(16, 8), seed=0)
+    x = np.zeros((4, *SHAPE), np.float32)
+    logits, features = d(x, training=False)
+    assert logits.shape == (4, 10) and features.shape == (4, 8)
+    np.testing.assert_allclose(d(x, training=False)[0], logits)  # deterministic at test time
+    assert not np.allclose(d(x, training=True)[0], logits)  # Gaussian noise while training
 
 
 def test_one_step_trains_gan_and_baseline(batch):

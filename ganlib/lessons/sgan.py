@@ -12,7 +12,11 @@ import tensorflow as tf
 from .. import data
 from ..callbacks import Callback
 from ..models import build_dcgan_generator
-from ..models.classifier import build_classifier_discriminator, classifier_of
+from ..models.classifier import (
+    build_classifier_discriminator,
+    build_mlp_classifier_discriminator,
+    classifier_of,
+)
 from ..steps import SemiSupervisedGANStep
 from . import dcgan
 from .base import Run, assemble, run_dir_for, seed_everything
@@ -30,11 +34,17 @@ class Config(dcgan.Config):
 
     labels_per_class: int = 10  # labelled training images per class (100 for 10 classes)
     label_seed: int = 0  # which images are labelled: another seed, another draw
-    unsupervised_weight: float = 1.0  # weight of the GAN loss in D's loss
+    unsupervised_weight: float = 0.5  # weight of the GAN loss in D's loss (Improved-GAN's)
     feature_matching: bool = True  # G's loss; False: non-saturating on D's derived logit
-    d_dropout: float = 0.3  # after each of D's (and the baseline's) conv blocks
-    input_noise: float = 0.1  # std of Gaussian noise added to D's input while training
+    architecture: str = "mlp"  # D and the baseline: "mlp" (Improved-GAN's MNIST D) or "conv"
+    lr: float = 1e-3  # Adam, for G, D and the baseline
+    d_dropout: float = 0.3  # conv only: after each of D's (and the baseline's) conv blocks
+    input_noise: float = 0.1  # conv only: std of Gaussian noise on D's input while training
     ema_decay: float | None = None  # the classifier is the product here, not G's samples
+
+    def __post_init__(self):
+        if self.architecture not in ("mlp", "conv"):
+            raise ValueError(f"architecture {self.architecture!r}: use 'mlp' or 'conv'.")
 
     def smoke(self) -> Config:
         return dataclasses.replace(super().smoke(), ema_decay=None)
@@ -96,6 +106,8 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     g = build_dcgan_generator(cfg.latent_dim, image_shape, cfg.width, seed=cfg.seed)
 
     def classifier(name):
+        if cfg.architecture == "mlp":
+            return build_mlp_classifier_discriminator(image_shape, k, seed=cfg.seed, name=name)
         return build_classifier_discriminator(image_shape, k, cfg.width, cfg.d_dropout,
                                               cfg.input_noise, seed=cfg.seed, name=name)
 

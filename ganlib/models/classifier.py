@@ -37,6 +37,25 @@ def build_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int = 1
     return keras.Model(image, [logits, features], name=name)
 
 
+def build_mlp_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int = 10,
+                                       hidden=(1000, 500, 250, 250, 250),
+                                       input_noise: float = 0.3, hidden_noise: float = 0.5,
+                                       seed: int | None = None,
+                                       name: str = "discriminator") -> keras.Model:
+    """image -> [class logits, features]: the Improved-GAN MNIST D, an MLP with Gaussian noise
+    on its input and after every hidden layer; the features are the last hidden layer's."""
+    _check_shape(image_shape)
+    image = keras.Input(image_shape, name="image")
+    x = layers.Flatten()(image)
+    x = layers.GaussianNoise(input_noise, seed=seed)(x) if input_noise else x
+    for units in hidden:
+        x = layers.Dense(units, activation="relu", kernel_initializer="he_normal")(x)
+        x = layers.GaussianNoise(hidden_noise, seed=seed)(x) if hidden_noise else x
+    features = layers.Identity(name="features")(x)
+    logits = layers.Dense(num_classes, name="class_logits")(features)
+    return keras.Model(image, [logits, features], name=name)
+
+
 def classifier_of(discriminator: keras.Model, name: str = "classifier") -> keras.Model:
     """image in [-1, 1] -> class logits, sharing the discriminator's layers (and weights)."""
     return keras.Model(discriminator.input, discriminator.outputs[0], name=name)
