@@ -7,12 +7,12 @@ import functools
 
 import numpy as np
 
-from .. import data, metrics
+from .. import data
 from ..models.auxiliary import build_acgan_discriminator
 from ..models.conditional import build_conditional_generator, check_labels, generate
 from ..steps import ACGANStep
 from . import dcgan
-from .base import Run, assemble, run_dir_for, seed_everything
+from .base import Run, assemble, class_fid_score, run_dir_for, seed_everything
 
 NAME = "acgan"
 
@@ -69,25 +69,6 @@ def sample(run: Run, classes, seed: int = 0, ema: bool = True) -> np.ndarray:
                     seed=seed)
 
 
-def class_fid(dataset: str, n_per_class: int = 200, seed: int = 0):
-    """The score the run keeps its best checkpoint by: the mean over classes of the judge FID
-    of each class's samples against the test images of that class (an image of the wrong
-    class, or a class that collapsed to a few images, raises it), or None without a judge."""
-    if not metrics.judge_available(dataset):
-        print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
-              f"`python -m ganlib judge --dataset {dataset}` trains one.")
-        return None
-    k = len(class_names(dataset))
-    labels = np.arange(n_per_class * k) % k
-
-    def score(generator) -> float:
-        images = generate(generator, labels, seed=seed)
-        per_class = metrics.conditional_metrics(images, labels, dataset, seed)["per_class"]
-        return float(np.mean([c["fid"] for c in per_class.values()]))
-
-    return ("class_fid", score)
-
-
 def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     """Data, models, train step and callbacks for an AC-GAN run (`fresh`: start over)."""
     run_dir = run_dir_for(NAME, run_dir)
@@ -103,4 +84,5 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
                      fake_class_weight=cfg.fake_class_weight, **dcgan.step_options(cfg))
     # 10 x 10 snapshots: with the classes in turn, each column of the grid is one class
     return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=10 * k, images=True,
-                    score=class_fid(cfg.dataset), fresh=fresh, train_y=train.y)
+                    score=class_fid_score(cfg.dataset, k, n_per_class=200), fresh=fresh,
+                    train_y=train.y)

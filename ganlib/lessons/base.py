@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as ganlib_config
-from .. import data
+from .. import data, metrics
 from ..callbacks import EMA, Snapshots, TensorBoard
 from ..checkpoints import Checkpoints, KeepBest, restore_best
 from ..runlock import clear_contents, hold
@@ -104,6 +104,26 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
     trainer = Trainer(step, batches, run_dir, callbacks,
                       checkpoints=Checkpoints(cfg.checkpoint_every), log_every=cfg.log_every)
     return Run(cfg, run_dir, trainer, models, snapshots)
+
+
+def class_fid_score(dataset: str, num_classes: int, n_per_class: int, seed: int = 0):
+    """The score conditional lessons keep their best checkpoint by: the mean over classes of
+    the judge FID of each class's samples against the test images of that class (an image of
+    the wrong class, or a class collapsed to a few images, raises it); None without a judge."""
+    from ..models.conditional import generate
+
+    if not metrics.judge_available(dataset):
+        print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
+              f"`python -m ganlib judge --dataset {dataset}` trains one.")
+        return None
+    labels = np.arange(n_per_class * num_classes) % num_classes
+
+    def score(generator) -> float:
+        images = generate(generator, labels, seed=seed)
+        per_class = metrics.conditional_metrics(images, labels, dataset, seed)["per_class"]
+        return float(np.mean([c["fid"] for c in per_class.values()]))
+
+    return ("class_fid", score)
 
 
 # Settings that change how long or how verbosely a run trains, not what it trains: a run may

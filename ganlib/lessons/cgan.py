@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from .. import data, metrics
-from ..data.traffic_signs import CLASS_NAMES, class_index
+from .. import data
+from ..data.traffic_signs import CLASS_NAMES, class_index  # noqa: F401  (CLASS_NAMES: re-exported)
 from ..models.conditional import (
     build_conditional_generator,
     build_projection_discriminator,
@@ -16,7 +16,7 @@ from ..models.conditional import (
 )
 from ..steps import ConditionalGANStep
 from . import dcgan
-from .base import Run, assemble, run_dir_for, seed_everything
+from .base import Run, assemble, class_fid_score, run_dir_for, seed_everything
 
 NAME = "cgan"
 
@@ -65,24 +65,6 @@ def sample(run: Run, classes, seed: int = 0, ema: bool = True) -> np.ndarray:
     return generate(run.generator(ema), labels_for(classes), seed=seed)
 
 
-def class_fid(dataset: str, n_per_class: int = 250, seed: int = 0):
-    """Lesson 03's score: mean over classes of the judge FID of each class's samples against
-    the test images of that class (a sign of the wrong class raises it), or None without a
-    judge."""
-    if not metrics.judge_available(dataset):
-        print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
-              f"`python -m ganlib judge --dataset {dataset}` trains one.")
-        return None
-    labels = np.arange(n_per_class * len(CLASS_NAMES)) % len(CLASS_NAMES)
-
-    def score(generator) -> float:
-        images = generate(generator, labels, seed=seed)
-        per_class = metrics.conditional_metrics(images, labels, dataset, seed)["per_class"]
-        return float(np.mean([c["fid"] for c in per_class.values()]))
-
-    return ("class_fid", score)
-
-
 def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     """Data, models, train step and callbacks for a conditional-GAN run (`fresh`: start over)."""
     run_dir = run_dir_for(NAME, run_dir)
@@ -97,4 +79,5 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     step = ConditionalGANStep(g, d, num_classes=k, mismatch_weight=cfg.mismatch_weight,
                               **dcgan.step_options(cfg))
     return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True,
-                    score=class_fid(cfg.dataset), fresh=fresh, train_y=train.y)
+                    score=class_fid_score(cfg.dataset, k, n_per_class=250), fresh=fresh,
+                    train_y=train.y)
