@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan, cgan or acgan")
+    t.add_argument("lesson", help="sine, dcgan, cgan, acgan or sgan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--fresh", action="store_true",
                        help="delete what RUN_DIR holds and start over")
     t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
-                                     "cgan: traffic_signs, gtsrb; acgan: fashion_mnist, "
-                                     "mnist)")
+                                     "cgan: traffic_signs, gtsrb; acgan and sgan: "
+                                     "fashion_mnist, mnist)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
