@@ -200,8 +200,8 @@ def evaluate(args) -> int:
     if images.dtype != np.uint8:
         return _fail(f"`images` must be uint8 in [0, 255] as `sample` writes, got {images.dtype}.")
     if "labels" in arrays:  # samples of a conditional generator, with their intended classes
-        result = metrics.conditional_metrics(images, arrays["labels"], args.dataset)
-        result["coverage"] = metrics.class_coverage(images, arrays["labels"], args.dataset)
+        result = metrics.conditional_metrics(images, arrays["labels"], args.dataset,
+                                             coverage=True)
         per_class = int(np.bincount(arrays["labels"]).min())
         result["real"] = metrics.conditional_reference(args.dataset, per_class)
     else:

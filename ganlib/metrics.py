@@ -205,22 +205,30 @@ def fid_to_test(images, dataset: str) -> float:
     return frechet_distance(judge_outputs(images, dataset)[0], _test_features(dataset))
 
 
-# --- class-conditional generators (lesson 03) ---------------------------------------------
-def conditional_metrics(images, labels, dataset: str, seed: int = 0) -> dict:
-    """How often `images` show their intended class `labels`, and how real each class looks.
-
-    intended_share: share of images the judge assigns to the intended class, overall and per
-    class. Per class, FID and KID compare the judge features of that class's images with those
-    of the test images of the same class.
-    """
+# --- class-conditional generators (lessons 03 and 05) -------------------------------------
+def _judged_by_class(images, labels, dataset: str):
+    """Judge features and probabilities of `images`, their checked labels, and the test split
+    with its judge features: what the per-class metrics compare."""
     labels = np.asarray(labels)
     feats, probs = judge_outputs(images, dataset)
     if labels.shape != (len(feats),):
         raise ValueError(f"labels must be one per image ({len(feats)}), got {labels.shape}.")
     test = data.load(dataset, "test")
-    test_feats = _test_features(dataset)
     if labels.min() < 0 or labels.max() >= test.num_classes:
         raise ValueError(f"labels must be in 0..{test.num_classes - 1} for {dataset}.")
+    return labels, feats, probs, test, _test_features(dataset)
+
+
+def conditional_metrics(images, labels, dataset: str, seed: int = 0,
+                        coverage: bool = False) -> dict:
+    """How often `images` show their intended class `labels`, and how real each class looks.
+
+    intended_share: share of images the judge assigns to the intended class, overall and per
+    class. Per class, FID and KID compare the judge features of that class's images with those
+    of the test images of the same class. coverage=True adds `class_coverage` from the same
+    judge features.
+    """
+    labels, feats, probs, test, test_feats = _judged_by_class(images, labels, dataset)
     hit = probs.argmax(1) == labels
     per_class = {}
     for c, name in enumerate(test.class_names):
@@ -232,8 +240,11 @@ def conditional_metrics(images, labels, dataset: str, seed: int = 0) -> dict:
                 "fid": round(frechet_distance(feats[mine], ref), 4),
                 "kid": round(kernel_inception_distance(feats[mine], ref, seed=seed), 5),
             }
-    return {"n": len(labels), "intended_share": round(float(hit.mean()), 4),
-            "per_class": per_class}
+    result = {"n": len(labels), "intended_share": round(float(hit.mean()), 4),
+              "per_class": per_class}
+    if coverage:
+        result["coverage"] = _coverage(feats, labels, test, test_feats)
+    return result
 
 
 def conditional_reference(dataset: str, n_per_class: int, seed: int = 0, real=None) -> dict:
@@ -282,14 +293,13 @@ def class_coverage(images, labels, dataset: str, k: int = 5, n_max: int = 1000) 
     however good those few look; compare with `class_coverage` of real images at the same N.
     Uses the first `n_max` images of each class. Returns {class name: coverage}.
     """
+    labels, feats, _, test, test_feats = _judged_by_class(images, labels, dataset)
+    return _coverage(feats, labels, test, test_feats, k, n_max)
+
+
+def _coverage(feats, labels, test, test_feats, k: int = 5, n_max: int = 1000) -> dict:
     from scipy.spatial.distance import cdist
 
-    labels = np.asarray(labels)
-    feats, _ = judge_outputs(images, dataset)
-    if labels.shape != (len(feats),):
-        raise ValueError(f"labels must be one per image ({len(feats)}), got {labels.shape}.")
-    test = data.load(dataset, "test")
-    test_feats = _test_features(dataset)
     coverage = {}
     for c, name in enumerate(test.class_names):
         mine = feats[labels == c][:n_max]

@@ -12,7 +12,14 @@ from ..models.auxiliary import build_acgan_discriminator
 from ..models.conditional import build_conditional_generator, check_labels, generate
 from ..steps import ACGANStep
 from . import dcgan
-from .base import Run, assemble, class_fid_score, run_dir_for, seed_everything
+from .base import (
+    Run,
+    assemble,
+    class_fid_score,
+    load_labelled,
+    run_dir_for,
+    seed_everything,
+)
 
 NAME = "acgan"
 
@@ -33,10 +40,7 @@ class Config(dcgan.Config):
 
 def load_split(cfg: Config, split: str) -> data.ArrayDataset:
     """A split of the lesson's dataset, which must have class labels."""
-    dataset = data.load(cfg.dataset, split)
-    if dataset.y is None or dataset.num_classes < 2:
-        raise ValueError(f"{cfg.dataset} has no class labels; an AC-GAN needs them.")
-    return dataset
+    return load_labelled(cfg.dataset, split, "an AC-GAN")
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,7 +78,6 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = load_split(cfg, "train")
-    check_labels(train.y, train.num_classes, train.class_names)
     image_shape, k = train.x.shape[1:], train.num_classes
     g = build_conditional_generator(cfg.latent_dim, k, image_shape, cfg.width, cfg.embed_dim,
                                     seed=cfg.seed)

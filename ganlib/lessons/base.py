@@ -106,6 +106,18 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
     return Run(cfg, run_dir, trainer, models, snapshots)
 
 
+def load_labelled(dataset: str, split: str, needed_by: str, **kwargs) -> data.ArrayDataset:
+    """A split of a dataset with class labels (checked), or a clear error naming `needed_by`,
+    the kind of GAN that needs them (e.g. "a conditional GAN")."""
+    from ..models.conditional import check_labels
+
+    loaded = data.load(dataset, split, **kwargs)
+    if loaded.y is None or loaded.num_classes < 2:
+        raise ValueError(f"{dataset} has no class labels; {needed_by} needs them.")
+    check_labels(loaded.y, loaded.num_classes, loaded.class_names)
+    return loaded
+
+
 def class_fid_score(dataset: str, num_classes: int, n_per_class: int, seed: int = 0):
     """The score conditional lessons keep their best checkpoint by: the mean over classes of
     the judge FID of each class's samples against the test images of that class (an image of

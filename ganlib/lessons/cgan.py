@@ -11,12 +11,18 @@ from ..data.traffic_signs import CLASS_NAMES, class_index  # noqa: F401  (CLASS_
 from ..models.conditional import (
     build_conditional_generator,
     build_projection_discriminator,
-    check_labels,
     generate,
 )
 from ..steps import ConditionalGANStep
 from . import dcgan
-from .base import Run, assemble, class_fid_score, run_dir_for, seed_everything
+from .base import (
+    Run,
+    assemble,
+    class_fid_score,
+    load_labelled,
+    run_dir_for,
+    seed_everything,
+)
 
 NAME = "cgan"
 
@@ -44,12 +50,9 @@ class Config(dcgan.Config):
 
 def load_split(cfg: Config, split: str) -> data.ArrayDataset:
     """A split of the lesson's dataset (`n_per_class` applies to the rendered signs only)."""
-    if cfg.dataset == "traffic_signs" and split == "train":
-        return data.load(cfg.dataset, split, n_per_class=cfg.n_per_class)
-    dataset = data.load(cfg.dataset, split)
-    if dataset.y is None or dataset.num_classes < 2:
-        raise ValueError(f"{cfg.dataset} has no class labels; a conditional GAN needs them.")
-    return dataset
+    rendered = cfg.dataset == "traffic_signs" and split == "train"
+    options = {"n_per_class": cfg.n_per_class} if rendered else {}
+    return load_labelled(cfg.dataset, split, "a conditional GAN", **options)
 
 
 def labels_for(classes, n: int | None = None) -> np.ndarray:
@@ -70,7 +73,6 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = load_split(cfg, "train")
-    check_labels(train.y, train.num_classes, train.class_names)
     image_shape, k = train.x.shape[1:], train.num_classes
     g = build_conditional_generator(cfg.latent_dim, k, image_shape, cfg.width, cfg.embed_dim,
                                     seed=cfg.seed)

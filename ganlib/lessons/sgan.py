@@ -19,7 +19,7 @@ from ..models.classifier import (
 )
 from ..steps import SemiSupervisedGANStep
 from . import dcgan
-from .base import Run, assemble, run_dir_for, seed_everything
+from .base import Run, assemble, load_labelled, run_dir_for, seed_everything
 
 NAME = "sgan"
 CLASSIFIER_FILE = "classifier.keras"  # the GAN's classifier: images in [-1, 1] -> logits
@@ -98,9 +98,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     """Data, models, train step and callbacks for a semi-supervised run (`fresh`: start over)."""
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
-    train = data.load(cfg.dataset, "train")
-    if train.y is None or train.num_classes < 2:
-        raise ValueError(f"{cfg.dataset} has no class labels; a semi-supervised GAN needs some.")
+    train = load_labelled(cfg.dataset, "train", "a semi-supervised GAN")
     labelled = labelled_subset(train.y, cfg.labels_per_class, cfg.label_seed)
     image_shape, k = train.x.shape[1:], train.num_classes
     g = build_dcgan_generator(cfg.latent_dim, image_shape, cfg.width, seed=cfg.seed)
