@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import layers
 
 from . import data, metrics
-from .lessons import base, cgan, dcgan, sgan
+from .lessons import base, cgan, dcgan, infogan, sgan
 from .models import build_dcgan_discriminator, build_dcgan_generator
 
 
@@ -273,6 +273,36 @@ def bench_quality_cgan(minutes: float = 10.0, n_per_class: int = 1000, seed: int
         "untrained_per_class": brief(before),
         "real_intended_share": real["intended_share"], "real_per_class": brief(real),
         "judge_test_accuracy": metrics.judge_info(cfg.dataset)["test_accuracy"],
+    }  # fmt: skip
+
+
+def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000) -> dict:
+    """Lesson 04 trained `minutes` with seeds 0, 1, ...: accuracy of Q's categories on the test
+    images (Hungarian-matched), per seed and the median; judge metrics of n samples per seed;
+    k-means on the test images' pixels as the reference an InfoGAN should beat."""
+    from .models.infogan import draw_codes
+
+    per_seed = []
+    for seed in range(seeds):
+        cfg = dataclasses.replace(infogan.Config(), minutes=minutes, steps=None, seed=seed)
+        run = infogan.build(cfg, run_dir=_scratch(f"quality-infogan-{seed}"), fresh=True)
+        run.trainer.progress = False
+        base.fit(run)
+        g = run.generator()
+        codes = draw_codes(g, n, seed + 1)
+        samples = metrics.category_metrics(g.predict(codes, batch_size=500, verbose=0),
+                                           codes[1], cfg.dataset)
+        per_seed.append({
+            "seed": seed, "steps": run.trainer.global_step,
+            "test_accuracy": infogan.cluster_accuracy(run)["accuracy"],
+            "sample_category_accuracy": samples["category_accuracy"], "fid": samples["fid"],
+        })  # fmt: skip
+    test = data.load(cfg.dataset, "test")
+    return {
+        "bench": "quality-infogan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
+        "seeds": per_seed,
+        "median_test_accuracy": float(np.median([s["test_accuracy"] for s in per_seed])),
+        "kmeans_pixels_test_accuracy": metrics.kmeans_pixel_accuracy(test.x, test.y),
     }  # fmt: skip
 
 

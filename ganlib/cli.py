@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan, cgan, acgan or sgan")
+    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan or sgan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--fresh", action="store_true",
                        help="delete what RUN_DIR holds and start over")
     t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
-                                     "cgan: traffic_signs, gtsrb; acgan and sgan: "
+                                     "cgan: traffic_signs, gtsrb; infogan, acgan and sgan: "
                                      "fashion_mnist, mnist)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("lesson", nargs="?", default="dcgan")
     b.add_argument("--minutes", type=float, default=10.0)
     b.add_argument("--batch-size", type=int)
+    b.add_argument("--runs", type=int, default=3,
+                   help="quality of infogan (seeds, median) and sgan (label draws, mean)")
 
     j = sub.add_parser("judge", help="train the judge classifier of a dataset into ganlib/judges")
     j.add_argument("--dataset", default="fashion_mnist")
@@ -169,6 +171,12 @@ def sample(args) -> int:
 
         extra["labels"] = np.arange(args.n) % num_classes_of(g)
         out = generate(g, extra["labels"], seed=args.seed)
+    elif len(g.inputs) == 3:  # InfoGAN: categories in turn as `labels`, and the continuous codes
+        from .models.infogan import code_sizes, draw_codes
+
+        codes = draw_codes(g, args.n, args.seed, categories=np.arange(args.n) % code_sizes(g)[1])
+        extra["labels"], extra["continuous"] = codes[1], codes[2]
+        out = g.predict(codes, batch_size=500, verbose=0)
     else:
         z = np.random.default_rng(args.seed).standard_normal((args.n, g.inputs[0].shape[-1]))
         out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
@@ -199,7 +207,10 @@ def evaluate(args) -> int:
     images = arrays["images"]
     if images.dtype != np.uint8:
         return _fail(f"`images` must be uint8 in [0, 255] as `sample` writes, got {images.dtype}.")
-    if "labels" in arrays:  # samples of a conditional generator, with their intended classes
+    if "continuous" in arrays:  # an InfoGAN's samples: `labels` are categories, not classes
+        result = metrics.category_metrics(images, arrays["labels"], args.dataset)
+        result["real"] = metrics.real_reference(args.dataset, min(len(images), 10_000))
+    elif "labels" in arrays:  # samples of a conditional generator, with their intended classes
         result = metrics.conditional_metrics(images, arrays["labels"], args.dataset,
                                              coverage=True)
         per_class = int(np.bincount(arrays["labels"]).min())
@@ -212,7 +223,7 @@ def evaluate(args) -> int:
 
 
 QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
-                   "sgan": "bench_quality_sgan"}
+                   "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan"}
 
 
 def bench(args) -> int:
@@ -221,7 +232,11 @@ def bench(args) -> int:
     if args.what == "step":
         b.print_json(b.bench_step(args.batch_size))
     elif args.lesson in QUALITY_BENCHES:
-        b.print_json(getattr(b, QUALITY_BENCHES[args.lesson])(args.minutes))
+        if args.runs < 1:
+            return _fail(f"--runs must be at least 1, got {args.runs}.")
+        runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs}}
+        bench_fn = getattr(b, QUALITY_BENCHES[args.lesson])
+        b.print_json(bench_fn(args.minutes, **runs.get(args.lesson, {})))
     else:
         return _fail(f"no quality benchmark for lesson {args.lesson!r} yet; "
                      f"use one of {', '.join(QUALITY_BENCHES)}.")

@@ -82,3 +82,27 @@ class AdversarialLoss:
 
 
 KINDS = ("non_saturating", "minimax", "least_squares")
+
+
+# --- InfoGAN's mutual-information terms -------------------------------------------------------
+# Maximising I(c; G(z, c)) >= H(c) + E[log Q(c | G(z, c))] means minimising Q's negative
+# log-likelihood of the codes G was given (H(c) is a constant): cross-entropy for a
+# categorical code, a Gaussian's negative log-likelihood for a continuous one.
+
+def categorical_nll(codes, logits):
+    """Per-example -log Q(code | image) for integer codes and Q's category logits."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(codes, tf.int32), logits=tf.cast(logits, tf.float32))
+
+
+def gaussian_nll(codes, mean, log_std, min_log_std: float = -4.0):
+    """Per-example -log N(codes; mean, exp(log_std)^2), summed over the code's dimensions.
+
+    log_std is clipped below at `min_log_std`: a Q that is sure of a code could otherwise
+    shrink its std towards 0 and make the loss, and its gradients, explode.
+    """
+    codes, mean = tf.cast(codes, tf.float32), tf.cast(mean, tf.float32)
+    log_std = tf.maximum(tf.cast(log_std, tf.float32), min_log_std)
+    z = (codes - mean) * tf.exp(-log_std)
+    return tf.reduce_sum(0.5 * tf.square(z) + log_std + 0.5 * tf.math.log(2 * 3.141592653589793),
+                         axis=-1)

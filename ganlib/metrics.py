@@ -174,7 +174,10 @@ def entropy_bits(shares: np.ndarray) -> float:
 
 def image_metrics(images, dataset: str, seed: int = 0) -> dict:
     """Judge FID, KID, class-share entropy and largest class share of `images` vs the test set."""
-    feats, probs = judge_outputs(images, dataset)
+    return _image_metrics(*judge_outputs(images, dataset), dataset, seed)
+
+
+def _image_metrics(feats, probs, dataset: str, seed: int = 0) -> dict:
     test = _test_features(dataset)
     shares = class_shares(probs)
     return {
@@ -310,3 +313,58 @@ def _coverage(feats, labels, test, test_feats, k: int = 5, n_max: int = 1000) ->
         nearest = cdist(real, mine).min(axis=1)
         coverage[name] = round(float(np.mean(nearest <= radius)), 4)
     return coverage
+
+
+# --- unsupervised categories (lesson 04) ----------------------------------------------------
+def cluster_accuracy(clusters, labels) -> dict:
+    """Accuracy of cluster ids as class predictions under the best one-to-one matching.
+
+    Cluster ids carry no names (InfoGAN's category 3 may be trousers), so each cluster is
+    matched to one class by the Hungarian method on the cluster x class counts, maximising
+    the images matched; a cluster left without a class counts as wrong. Returns the accuracy,
+    the matching {cluster: class} and the counts (rows clusters, columns classes).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    clusters, labels = np.asarray(clusters), np.asarray(labels)
+    if clusters.shape != labels.shape or clusters.ndim != 1 or not len(labels):
+        raise ValueError(f"clusters and labels must be 1-D of the same length, got "
+                         f"{clusters.shape} and {labels.shape}.")
+    for name, a in (("clusters", clusters), ("labels", labels)):
+        if not np.issubdtype(a.dtype, np.integer) or a.min() < 0:
+            raise ValueError(f"{name} must be non-negative integers.")
+    counts = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
+    np.add.at(counts, (clusters, labels), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return {
+        "accuracy": round(float(counts[rows, cols].sum() / len(labels)), 4),
+        "matching": {int(r): int(c) for r, c in zip(rows, cols)},
+        "counts": counts.tolist(),
+    }
+
+
+def kmeans_pixel_accuracy(images, labels, seed: int = 0) -> float:
+    """`cluster_accuracy` of k-means (k = number of classes) on raw pixels: the reference an
+    unsupervised classifier should beat."""
+    from scipy.cluster.vq import kmeans2
+
+    x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    labels = np.asarray(labels)
+    _, clusters = kmeans2(x, int(labels.max()) + 1, minit="++", seed=seed)
+    return cluster_accuracy(clusters, labels)["accuracy"]
+
+
+def category_metrics(images, categories, dataset: str, seed: int = 0) -> dict:
+    """`image_metrics` of an InfoGAN's samples, plus how well their categories name classes:
+    `category_accuracy`, the judge's classes of the images matched to the categories G was
+    given (`cluster_accuracy`), 1.0 when every category draws one class of its own."""
+    feats, probs = judge_outputs(images, dataset)
+    categories = np.asarray(categories)
+    if categories.shape != (len(feats),):
+        raise ValueError(f"categories must be one per image ({len(feats)}), got "
+                         f"{categories.shape}.")
+    result = _image_metrics(feats, probs, dataset, seed)
+    matched = cluster_accuracy(categories, probs.argmax(1))
+    result["category_accuracy"] = matched["accuracy"]
+    result["category_to_class"] = matched["matching"]
+    return result

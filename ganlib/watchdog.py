@@ -14,6 +14,8 @@ import math
 
 from .callbacks import Callback
 
+ADVERSARIAL_KEYS = ("d_adversarial_loss", "g_adversarial_loss")
+
 
 class TrainingDiverged(RuntimeError):
     """The run kept failing after the allowed number of rollbacks."""
@@ -25,7 +27,8 @@ class Watchdog(Callback):
     d_floor:   discriminator loss below this counts as "D has won".
     g_ceiling: generator loss above this counts as "G's loss explodes".
     lr_factor: multiply every learning rate by this on each rollback (1.0 keeps them).
-    Losses that are not finite trigger at once.
+    Losses that are not finite trigger at once. Where a step logs `d_adversarial_loss` and
+    `g_adversarial_loss` (its losses hold more than the adversarial game), those are checked.
     """
 
     def __init__(self, patience: int = 200, d_floor: float = 1e-3, g_ceiling: float = 20.0,
@@ -50,13 +53,17 @@ class Watchdog(Callback):
         bad = sorted(k for k, v in values.items() if not math.isfinite(v))
         if bad:
             return f"non-finite values: {', '.join(bad)}"
-        d, g = values.get(self.d_key), values.get(self.g_key)
+        # a step whose losses add other terms (AC-GAN's classes, InfoGAN's codes) logs the
+        # adversarial parts on their own: those say whether D has won
+        d_key, g_key = (k if k in values else default
+                        for k, default in zip(ADVERSARIAL_KEYS, (self.d_key, self.g_key)))
+        d, g = values.get(d_key), values.get(g_key)
         self._streaks["d"] = self._streaks["d"] + 1 if d is not None and d < self.d_floor else 0
         self._streaks["g"] = self._streaks["g"] + 1 if g is not None and g > self.g_ceiling else 0
         if self._streaks["d"] >= self.patience:
-            return f"{self.d_key} below {self.d_floor:g} for {self.patience} steps (D has won)"
+            return f"{d_key} below {self.d_floor:g} for {self.patience} steps (D has won)"
         if self._streaks["g"] >= self.patience:
-            return f"{self.g_key} above {self.g_ceiling:g} for {self.patience} steps"
+            return f"{g_key} above {self.g_ceiling:g} for {self.patience} steps"
         return ""
 
     def on_step_end(self, trainer, logs):

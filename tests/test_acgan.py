@@ -64,7 +64,7 @@ def test_one_step_trains_both_networks_and_both_heads(batch):
     logs = step(batch)
     assert set(logs) == {"discriminator_loss", "generator_loss", "d_real_acc", "d_fake_acc",
                          "real_class_loss", "fake_class_loss", "d_real_class_acc",
-                         "d_fake_class_acc"}
+                         "d_fake_class_acc", "d_adversarial_loss", "g_adversarial_loss"}
     assert all(np.isfinite(float(v)) for v in logs.values())
     # at the start the class head is close to uniform: cross-entropy near ln 10
     assert float(logs["real_class_loss"]) == pytest.approx(np.log(K), abs=0.7)

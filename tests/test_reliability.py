@@ -243,6 +243,20 @@ def test_watchdog_diagnosis():
     assert "generator_loss above 10" in dog.diagnose(exploding)
 
 
+def test_watchdog_reads_the_adversarial_part_of_losses_with_more_terms():
+    """InfoGAN's and AC-GAN's losses add terms that can be negative (a Gaussian NLL) or keep
+    the total high: the adversarial parts they log on their own decide."""
+    dog = Watchdog(patience=2, d_floor=0.01, g_ceiling=10.0)
+    negative_total = {"discriminator_loss": -1.5, "generator_loss": -0.4,
+                      "d_adversarial_loss": 1.2, "g_adversarial_loss": 0.9}
+    for _ in range(3):
+        assert dog.diagnose(negative_total) == ""
+    won = {"discriminator_loss": 2.3, "generator_loss": 4.0,
+           "d_adversarial_loss": 0.001, "g_adversarial_loss": 6.0}
+    dog.diagnose(won)
+    assert dog.diagnose(won) == "d_adversarial_loss below 0.01 for 2 steps (D has won)"
+
+
 def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tiny_gan, uint8_images,
                                                                   run_dir):
     trainer, _, _ = _watched(tiny_gan, uint8_images, run_dir)

@@ -1,9 +1,10 @@
 """The lessons' configurations and builders, shared by the notebooks and the CLI."""
 
-from . import acgan, cgan, dcgan, sgan, sine
+from . import acgan, cgan, dcgan, infogan, sgan, sine
 from .base import Run, fit, load_config, restore
 
-LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan, "acgan": acgan, "sgan": sgan}
+LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan, "infogan": infogan, "acgan": acgan,
+           "sgan": sgan}
 
 
 def get(name: str):

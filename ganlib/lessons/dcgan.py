@@ -49,11 +49,12 @@ class Config:
                                    checkpoint_every=100, log_every=10, ema_decay=0.9)
 
 
-def fid_score(dataset: str, n: int = 1000, seed: int = 0):
+def fid_score(dataset: str, n: int = 1000, seed: int = 0, codes=()):
     """Lesson 02's score, judge FID of `n` samples from fixed noise, if `dataset` has a judge.
 
     (None when it has none yet: the run then keeps no best checkpoint rather than stopping to
     train a judge.) FID at n=1000 is biased upwards but ranks checkpoints as well as at 10k.
+    codes: G's further inputs after the noise (arrays of `n` rows), e.g. InfoGAN's codes.
     """
     if not metrics.judge_available(dataset):
         print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
@@ -62,7 +63,8 @@ def fid_score(dataset: str, n: int = 1000, seed: int = 0):
 
     def fid(generator) -> float:
         noise = np.random.default_rng(seed).standard_normal((n, generator.inputs[0].shape[-1]))
-        images = generator.predict(noise.astype("f4"), batch_size=500, verbose=0)
+        inputs = [noise.astype("f4"), *codes] if len(codes) else noise.astype("f4")
+        images = generator.predict(inputs, batch_size=500, verbose=0)
         return metrics.fid_to_test(images, dataset)
 
     return ("fid", fid)

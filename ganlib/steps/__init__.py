@@ -1,0 +1,26 @@
+"""tf.GradientTape train steps, one skeleton for every GAN family.
+
+`TrainStep` owns the skeleton: compute per-example losses under one tape, average them over
+the *global* batch (correct under any `tf.distribute` strategy), apply one optimizer per
+network, count the step, return a dict of scalar tensors. A family only writes `losses()`.
+
+Randomness inside a step (noise, label flips) is stateless, seeded by (seed, step, replica):
+no hidden RNG state, the same seed gives the same run, and a restored checkpoint continues
+with the noise it would have drawn anyway.
+"""
+
+from .base import TrainStep
+from .conditional import (
+    ACGANStep,
+    ConditionalGANStep,
+    class_hits,
+    conditional_fakes,
+    other_labels,
+)
+from .gan import GANStep
+from .infogan import InfoGANStep
+from .semi_supervised import SemiSupervisedGANStep
+
+__all__ = ["ACGANStep", "ConditionalGANStep", "GANStep", "InfoGANStep",
+           "SemiSupervisedGANStep", "TrainStep", "class_hits", "conditional_fakes",
+           "other_labels"]

@@ -1,0 +1,56 @@
+"""The unconditional GAN step (lessons 01 and 02), whose adversarial part every family reuses."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ..losses import AdversarialLoss
+from .base import TrainStep
+
+
+class GANStep(TrainStep):
+    """Unconditional GAN (lessons 01 and 02): G(noise) against D, simultaneous updates.
+
+    One forward pass of G and two of D serve both losses; D's gradient comes from its loss
+    and G's from its own, through the same graph.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
+                 g_optimizer, d_optimizer, loss: AdversarialLoss | None = None,
+                 seed: int = 0, jit_compile: bool = False):
+        self.loss = loss or AdversarialLoss()
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        super().__init__({"generator": generator, "discriminator": discriminator},
+                         {"generator": g_optimizer, "discriminator": d_optimizer},
+                         seed=seed, jit_compile=jit_compile)
+
+    def losses(self, real, seed):
+        g, d = self.networks["generator"], self.networks["discriminator"]
+        noise_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        noise = tf.random.stateless_normal([tf.shape(real)[0], self.latent_dim], noise_seed)
+        fake = g(noise, training=True)
+        return self.adversarial(d(real, training=True), d(fake, training=True), label_seed)
+
+    def adversarial(self, real_logits, fake_logits, flip_seed):
+        """Both networks' per-example losses, and D's accuracies, from D's logits."""
+        real_logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
+        fake_logits = tf.reshape(tf.cast(fake_logits, tf.float32), [-1])
+        losses = {
+            "discriminator": self.loss.discriminator(
+                real_logits[:, None], fake_logits[:, None],
+                seed=flip_seed if self.loss.flip_prob else None),
+            "generator": self.loss.generator(fake_logits[:, None]),
+        }
+        metrics = {  # the share of real and of fake samples D gets right
+            "d_real_acc": tf.cast(real_logits > 0, tf.float32),
+            "d_fake_acc": tf.cast(fake_logits < 0, tf.float32),
+        }
+        return losses, metrics
+
+    @staticmethod
+    def log_adversarial(losses: dict, metrics: dict) -> None:
+        """Log the adversarial losses on their own, before a family adds its terms: the
+        watchdog reads these to tell whether D has won."""
+        metrics["d_adversarial_loss"] = losses["discriminator"]
+        metrics["g_adversarial_loss"] = losses["generator"]

@@ -1,0 +1,98 @@
+"""The InfoGAN step (lesson 04): a GAN whose codes Q must read back from G's images."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ..losses import categorical_nll, gaussian_nll
+from .conditional import class_hits
+from .gan import GANStep
+
+
+class InfoGANStep(GANStep):
+    """InfoGAN (Chen et al., 2016): G(noise, category, continuous) against
+    D(image) -> [logit, category logits, continuous mean, continuous log-std].
+
+    Batches are images alone: no labels. Each fake gets a category drawn uniformly and
+    continuous codes uniform in [-1, 1]. The adversarial part is `GANStep.adversarial`; the
+    information term, Q's negative log-likelihood of the codes of G's images,
+
+        info = category_weight * CE(category) + continuous_weight * Gaussian NLL(continuous)
+
+    is added to both losses: Q (D's last layers) learns to read the codes, G to draw them so
+    they can be read. D's body gets both gradients, as Q shares it.
+
+    `real_info_weight` > 0 adds a term of ours, not the paper's: Q's categories on the *real*
+    images are made informative too, by maximising the mutual information between a real
+    image and its category as Q sees it (regularised information maximisation, Krause et al.,
+    2010): the entropy of the batch's mean category distribution (use every category) minus
+    the mean entropy of each image's (be sure of each image). It goes to D's loss only.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
+                 category_weight: float = 1.0, continuous_weight: float = 1.0,
+                 real_info_weight: float = 0.0, **kwargs):
+        if len(generator.inputs) != 3:
+            raise ValueError("an InfoGAN needs G(noise, category, continuous), three inputs "
+                             "(see build_infogan_generator).")
+        if len(discriminator.inputs) != 1 or len(discriminator.outputs) != 4:
+            raise ValueError("an InfoGAN needs D(image) -> [logit, category_logits, "
+                             "continuous_mean, continuous_log_std] (see "
+                             "build_infogan_discriminator).")
+        weights = (category_weight, continuous_weight, real_info_weight)
+        if min(weights) < 0:
+            raise ValueError("category_weight, continuous_weight and real_info_weight must be "
+                             f">= 0, got {weights}.")
+        self.num_categories = int(discriminator.outputs[1].shape[-1])
+        self.num_continuous = int(discriminator.outputs[2].shape[-1])
+        given = int(generator.inputs[2].shape[-1])
+        if given != self.num_continuous:
+            raise ValueError(f"G takes {given} continuous codes but Q reads "
+                             f"{self.num_continuous}.")
+        self.category_weight = float(category_weight)
+        self.continuous_weight = float(continuous_weight)
+        self.real_info_weight = float(real_info_weight)
+        super().__init__(generator, discriminator, **kwargs)
+
+    def losses(self, real, seed):
+        g, d = self.networks["generator"], self.networks["discriminator"]
+        code_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        noise, category, continuous = draw_codes(
+            tf.shape(real)[0], self.latent_dim, self.num_categories, self.num_continuous,
+            code_seed)
+        fake = g([noise, category, continuous], training=True)
+        real_logits, real_categories, _, _ = d(real, training=True)
+        fake_logits, category_logits, mean, log_std = d(fake, training=True)
+        losses, metrics = self.adversarial(real_logits, fake_logits, flip_seed)
+        self.log_adversarial(losses, metrics)
+        category_loss = categorical_nll(category, category_logits)
+        continuous_loss = gaussian_nll(continuous, mean, log_std)
+        info = (self.category_weight * category_loss
+                + self.continuous_weight * continuous_loss)
+        losses["discriminator"] += info
+        losses["generator"] += info
+        # mutual information of a real image and Q's category for it, estimated on the batch
+        p = tf.nn.softmax(tf.cast(real_categories, tf.float32))
+        own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
+        mean_p = tf.reduce_mean(p, axis=0)
+        real_info = -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
+        if self.real_info_weight:
+            losses["discriminator"] -= self.real_info_weight * real_info
+        metrics.update(
+            category_loss=category_loss, continuous_loss=continuous_loss,
+            real_category_info=real_info,
+            # the share of G's images whose category Q reads back correctly
+            q_category_acc=class_hits(category_logits, category),
+        )  # fmt: skip
+        return losses, metrics
+
+
+def draw_codes(n, noise_dim: int, num_categories: int, num_continuous: int, seed):
+    """InfoGAN's latent input for n samples: (noise N(0, 1), category uniform over
+    0..num_categories-1, continuous codes uniform in [-1, 1]), stateless from `seed`."""
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    noise = tf.random.stateless_normal([n, noise_dim], seeds[0])
+    category = tf.random.stateless_uniform([n], seeds[1], 0, num_categories, dtype=tf.int32)
+    continuous = tf.random.stateless_uniform([n, num_continuous], seeds[2], -1.0, 1.0)
+    return noise, category, continuous

@@ -1,0 +1,283 @@
+import contextlib
+import dataclasses
+import io
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganlib import bench, cli, data, lessons, metrics
+from ganlib.lessons import infogan
+from ganlib.losses import categorical_nll, gaussian_nll
+from ganlib.models import build_dcgan_discriminator
+from ganlib.models.infogan import (
+    build_infogan_discriminator,
+    build_infogan_generator,
+    category_sweep,
+    code_sizes,
+    continuous_sweep,
+    draw_codes,
+    predict_categories,
+)
+from ganlib.steps import GANStep, InfoGANStep
+
+SHAPE = (28, 28, 1)
+K, M = 10, 2
+
+
+def _tiny(seed=0, noise_dim=8, **kwargs):
+    keras.utils.set_random_seed(seed)
+    g = build_infogan_generator(noise_dim, K, M, SHAPE, width=8, seed=seed)
+    d = build_infogan_discriminator(SHAPE, K, M, width=8, q_units=16, seed=seed)
+    step = InfoGANStep(g, d, seed=seed, g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                       d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), **kwargs)
+    return g, d, step
+
+
+@pytest.fixture
+def batch():
+    images = np.random.default_rng(0).uniform(-1, 1, (16, *SHAPE)).astype(np.float32)
+    return tf.constant(images)
+
+
+def _values(model):
+    return [np.array(v.numpy(), copy=True) for v in model.trainable_variables]
+
+
+def test_generator_takes_noise_category_and_continuous_codes():
+    g = build_infogan_generator(8, K, M, SHAPE, width=8, seed=0)
+    assert [t.name for t in g.inputs] == ["noise", "category", "continuous"]
+    assert code_sizes(g) == (8, K, M)
+    noise, category, continuous = draw_codes(g, 6, seed=1)
+    assert noise.shape == (6, 8) and continuous.shape == (6, M)
+    assert category.dtype == np.int32 and set(category) <= set(range(K))
+    assert np.abs(continuous).max() <= 1
+    images = g.predict([noise, category, continuous], verbose=0)
+    assert images.shape == (6, *SHAPE) and np.abs(images).max() <= 1
+    # the category is what changes the image when noise and continuous codes are fixed
+    other = g.predict([noise, (category + 1) % K, continuous], verbose=0)
+    assert not np.allclose(images, other)
+    with pytest.raises(ValueError, match="out of range"):
+        draw_codes(g, 2, categories=[0, K])
+    with pytest.raises(ValueError, match="2 x 2"):
+        draw_codes(g, 2, continuous=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="at least 2 categories"):
+        build_infogan_generator(8, 1, M, SHAPE)
+
+
+def test_q_shares_the_discriminator_body():
+    d = build_infogan_discriminator(SHAPE, K, M, width=8, q_units=16, seed=0)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, *SHAPE)).astype(np.float32)
+    logit, categories, mean, log_std = d(images, training=False)
+    assert logit.shape == (5, 1) and categories.shape == (5, K)
+    assert mean.shape == log_std.shape == (5, M)
+    # Q reads the DCGAN D's features: one hidden layer and three heads more, no second body
+    body = build_dcgan_discriminator(SHAPE, width=8)
+    features = d.get_layer("logit").input.shape[-1]
+    q = (features + 1) * 16 + 17 * (K + 2 * M)
+    assert d.count_params() == body.count_params() + q
+    assert d.get_layer("q_hidden").input is d.get_layer("logit").input
+    assert predict_categories(d, images).shape == (5,)
+
+
+def test_information_losses_are_negative_log_likelihoods():
+    codes = np.array([[0.3, -0.5], [1.0, 0.0]], np.float32)
+    mean = np.array([[0.0, -0.4], [0.5, 0.2]], np.float32)
+    log_std = np.array([[0.0, -1.0], [0.5, -0.2]], np.float32)
+    std = np.exp(log_std)
+    expected = (0.5 * ((codes - mean) / std) ** 2 + np.log(std * math.sqrt(2 * math.pi))).sum(1)
+    np.testing.assert_allclose(gaussian_nll(codes, mean, log_std).numpy(), expected, rtol=1e-5)
+    # a Q sure of itself cannot drive the loss to minus infinity: log-std is clipped
+    sure = gaussian_nll(codes[:1], codes[:1], np.full((1, 2), -50.0, np.float32)).numpy()
+    assert np.isfinite(sure).all() and sure[0] == pytest.approx(
+        2 * (-4.0 + 0.5 * math.log(2 * math.pi)), rel=1e-5)
+    logits = np.log(np.array([[0.7, 0.2, 0.1]], np.float32))
+    assert categorical_nll([0], logits).numpy()[0] == pytest.approx(-math.log(0.7), rel=1e-5)
+
+
+def test_one_step_trains_both_networks(batch):
+    g, d, step = _tiny()
+    assert isinstance(step, GANStep)
+    before = {m.name: _values(m) for m in (g, d)}
+    logs = step(batch)
+    assert set(logs) == {"discriminator_loss", "generator_loss", "d_real_acc", "d_fake_acc",
+                         "category_loss", "continuous_loss", "q_category_acc",
+                         "real_category_info", "d_adversarial_loss", "g_adversarial_loss"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    # an untrained Q is close to uniform over the categories: cross-entropy near ln 10
+    assert float(logs["category_loss"]) == pytest.approx(np.log(K), abs=0.5)
+    for model in (g, d):
+        moved = [not np.array_equal(a, v.numpy())
+                 for a, v in zip(before[model.name], model.trainable_variables)]
+        assert all(moved), f"{model.name}: some weights did not move"
+
+
+def test_information_term_is_added_to_both_losses(batch):
+    seed = tf.constant([5, 6], tf.int64)
+    results = {}
+    for weights in ((0.0, 0.0), (2.0, 0.5)):
+        _, _, step = _tiny(category_weight=weights[0], continuous_weight=weights[1])
+        losses, logs = step.losses(batch, seed)
+        results[weights] = ({k: v.numpy() for k, v in losses.items()},
+                            {k: v.numpy() for k, v in logs.items()})
+    (plain, _), (informed, logs) = results[(0.0, 0.0)], results[(2.0, 0.5)]
+    info = 2.0 * logs["category_loss"] + 0.5 * logs["continuous_loss"]
+    for network in ("discriminator", "generator"):
+        np.testing.assert_allclose(informed[network] - plain[network], info, rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_real_information_term_goes_to_d_only(batch):
+    """real_info_weight w: D's loss minus w x (H(mean p) - H(p)) on real images; G's unchanged."""
+    seed = tf.constant([5, 6], tf.int64)
+    plain, _ = _tiny()[2].losses(batch, seed)
+    informed, logs = _tiny(real_info_weight=0.5)[2].losses(batch, seed)
+    info = logs["real_category_info"].numpy()
+    # its batch mean estimates a mutual information with one of K categories: in [0, ln K]
+    assert -1e-5 <= info.mean() <= np.log(K) + 1e-5 and np.all(info <= np.log(K) + 1e-5)
+    np.testing.assert_allclose(informed["discriminator"].numpy(),
+                               plain["discriminator"].numpy() - 0.5 * info, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(informed["generator"].numpy(), plain["generator"].numpy(),
+                               rtol=1e-5)
+
+
+def test_q_learns_to_read_the_category_back(batch):
+    """G and Q together make the category readable within a couple of hundred steps."""
+    _, _, step = _tiny(seed=1, continuous_weight=0.0)
+    first = float(step(batch)["category_loss"])
+    for _ in range(160):
+        last = step(batch)
+    assert float(last["category_loss"]) < 0.25 * first
+    assert float(last["q_category_acc"]) >= 0.8
+
+
+def test_step_is_seeded_and_checks_its_models(batch):
+    first = {k: float(v) for k, v in _tiny(seed=3)[2](batch).items()}
+    again = {k: float(v) for k, v in _tiny(seed=3)[2](batch).items()}
+    assert first == pytest.approx(again, abs=1e-6)
+    g, d, _ = _tiny()
+    adam = dict(g_optimizer=keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
+    with pytest.raises(ValueError, match="four|continuous_mean"):
+        InfoGANStep(g, build_dcgan_discriminator(SHAPE, 8), **adam)
+    with pytest.raises(ValueError, match="three inputs"):
+        InfoGANStep(build_dcgan_discriminator(SHAPE, 8), d, **adam)
+    with pytest.raises(ValueError, match="3 continuous codes but Q reads 2"):
+        InfoGANStep(build_infogan_generator(8, K, 3, SHAPE, width=8), d, **adam)
+    with pytest.raises(ValueError, match=">= 0"):
+        InfoGANStep(g, d, category_weight=-1, **adam)
+
+
+def test_code_sweeps_vary_one_code_at_a_time():
+    g = build_infogan_generator(8, K, M, SHAPE, width=8, seed=0)
+    grid = category_sweep(g, rows=3, seed=2)
+    assert grid.shape == (3 * K, *SHAPE)
+    # within a row only the category changes: columns differ, and the row's first image is
+    # what its noise gives for category 0
+    noise = draw_codes(g, 3, seed=2)[0]
+    first = g.predict([noise, np.zeros(3, np.int32), np.zeros((3, M), np.float32)], verbose=0)
+    np.testing.assert_allclose(grid[::K], first, atol=1e-5)
+    assert not np.allclose(grid[0], grid[1])
+    values = [-2, 0, 2]
+    sweep = continuous_sweep(g, 1, values, seed=2)
+    assert sweep.shape == (K * len(values), *SHAPE)
+    middle = sweep[1::len(values)]  # code 1 at 0: the category sweep of the same noise
+    single = category_sweep(g, rows=1, seed=2)
+    np.testing.assert_allclose(middle, single, atol=1e-5)
+    with pytest.raises(ValueError, match="continuous code 2 does not exist"):
+        continuous_sweep(g, 2)
+
+
+def test_cluster_accuracy_matches_clusters_to_classes():
+    labels = np.repeat(np.arange(4), 5)
+    renamed = (labels + 1) % 4  # perfect clusters under other names
+    result = metrics.cluster_accuracy(renamed, labels)
+    assert result["accuracy"] == 1.0
+    assert result["matching"] == {1: 0, 2: 1, 3: 2, 0: 3}
+    # two classes merged into one cluster: one of them is matched, the other is wrong
+    merged = np.where(labels == 3, 2, labels)
+    assert metrics.cluster_accuracy(merged, labels)["accuracy"] == 0.75
+    # one cluster per image of class 0: only one of them can be matched to class 0
+    split = labels.copy()
+    split[labels == 0] = [10, 11, 12, 13, 14]
+    assert metrics.cluster_accuracy(split, labels)["accuracy"] == pytest.approx(16 / 20)
+    with pytest.raises(ValueError, match="same length"):
+        metrics.cluster_accuracy(labels[:3], labels)
+    with pytest.raises(ValueError, match="non-negative integers"):
+        metrics.cluster_accuracy(labels - 1, labels)
+
+
+def test_kmeans_reference_is_far_above_chance_and_below_a_classifier():
+    test = data.load("fashion_mnist", "test")
+    accuracy = metrics.kmeans_pixel_accuracy(test.x[:3000], test.y[:3000])
+    assert 0.3 < accuracy < 0.75
+
+
+def test_lesson_smoke_build_fit_restore_and_cluster_accuracy(tmp_path):
+    cfg = dataclasses.replace(infogan.Config().smoke(), steps=20, width=8, latent_dim=16,
+                              sample_every=10, checkpoint_every=10)
+    run = infogan.build(cfg, tmp_path / "infogan")
+    assert lessons.get("infogan") is infogan
+    lessons.fit(run)
+    assert run.trainer.global_step == 20
+    assert {"category_loss", "q_category_acc"} <= set(run.history[-1])
+    frames = run.snapshots.frames
+    assert frames[-1][1].shape == (10 * K, *SHAPE) and np.abs(frames[-1][1]).max() <= 1
+    assert [e["step"] for e in run.events if e["event"] == "eval"] == [10, 20]
+    result = infogan.cluster_accuracy(run)
+    assert 0.1 <= result["accuracy"] <= 1.0 and len(result["matching"]) <= K
+    test = data.load("fashion_mnist", "test")
+    found = predict_categories(run.models["discriminator"], data.to_model_range(test.x))
+    assert result["accuracy"] == metrics.cluster_accuracy(found, test.y)["accuracy"]
+
+    again = infogan.build(cfg, tmp_path / "infogan")
+    assert lessons.restore(again) == 20
+    assert infogan.cluster_accuracy(again)["accuracy"] == result["accuracy"]
+    codes = draw_codes(run.generator(), 4, seed=3)
+    np.testing.assert_allclose(again.generator().predict(codes, verbose=0),
+                               run.generator().predict(codes, verbose=0), atol=1e-5)
+
+
+def _cli(args) -> tuple[int, str]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli.main(args)
+    return code, buf.getvalue()
+
+
+def _last_json(out: str) -> dict:
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def test_cli_sample_writes_categories_as_labels_and_evaluate_matches_them(tmp_path):
+    run_dir = tmp_path / "infogan"
+    code, out = _cli(["train", "infogan", "--out", str(run_dir), "--steps", "2", "--smoke"])
+    assert code == 0 and _last_json(out)["step"] == 2
+    samples = tmp_path / "codes.npz"
+    code, out = _cli(["sample", str(run_dir), "--n", "30", "--out", str(samples)])
+    assert code == 0
+    with np.load(samples) as f:
+        assert sorted(f) == ["continuous", "images", "labels"]
+        images, labels, continuous = f["images"], f["labels"], f["continuous"]
+    assert images.shape == (30, *SHAPE) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, np.arange(30) % K)  # the categories in turn
+    assert continuous.shape == (30, M) and np.abs(continuous).max() <= 1
+    code, out = _cli(["evaluate", str(samples), "--dataset", "fashion_mnist"])
+    assert code == 0
+    result = _last_json(out)
+    assert 0.0 < result["category_accuracy"] <= 1.0 and result["fid"] > 0
+    assert "intended_share" not in result  # categories are not classes
+    assert "fid" in result["real"]
+
+
+def test_quality_bench_reports_the_median_over_seeds(monkeypatch):
+    tiny = dataclasses.replace(infogan.Config().smoke(), width=8, batch_size=16)
+    monkeypatch.setattr(infogan, "Config", lambda: tiny)
+    result = bench.bench_quality_infogan(minutes=0.02, seeds=3, n=200)
+    assert [s["seed"] for s in result["seeds"]] == [0, 1, 2]
+    accuracies = [s["test_accuracy"] for s in result["seeds"]]
+    assert all(s["steps"] > 0 and 0.1 <= s["test_accuracy"] <= 1 for s in result["seeds"])
+    assert result["median_test_accuracy"] == sorted(accuracies)[1]
+    assert 0.3 < result["kmeans_pixels_test_accuracy"] < 0.75
