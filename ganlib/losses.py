@@ -3,7 +3,8 @@
 Each loss is a pair: `discriminator(real_logits, fake_logits)` and `generator(fake_logits)`,
 both returning per-example losses so a train step can average them over the global batch.
 Soft labels (one-sided smoothing) and noisy labels (random flips) are options of the
-discriminator loss, the GAN hacks lesson 02 lets learners switch on.
+discriminator loss, the GAN hacks lesson 02 lets learners switch on. InfoGAN's information
+terms (lesson 04) are at the end.
 """
 
 from __future__ import annotations
@@ -106,3 +107,15 @@ def gaussian_nll(codes, mean, log_std, min_log_std: float = -4.0):
     z = (codes - mean) * tf.exp(-log_std)
     return tf.reduce_sum(0.5 * tf.square(z) + log_std + 0.5 * tf.math.log(2 * 3.141592653589793),
                          axis=-1)
+
+
+def category_information(logits):
+    """Per-example terms whose mean estimates the mutual information between an image and
+    the category a classifier gives it, on this batch (per replica under a strategy):
+    H(mean of the batch's category distributions) - H(this image's distribution).
+    Maximising it asks for every category to be used and each image to be sure of its own
+    (regularised information maximisation, Krause et al., 2010)."""
+    p = tf.nn.softmax(tf.cast(logits, tf.float32))
+    own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
+    mean_p = tf.reduce_mean(p, axis=0)
+    return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from ganlib import bench, cli, data, lessons, metrics
 from ganlib.lessons import infogan
-from ganlib.losses import categorical_nll, gaussian_nll
+from ganlib.losses import categorical_nll, category_information, gaussian_nll
 from ganlib.models import build_dcgan_discriminator
 from ganlib.models.infogan import (
     build_infogan_discriminator,
@@ -96,6 +96,16 @@ def test_information_losses_are_negative_log_likelihoods():
         2 * (-4.0 + 0.5 * math.log(2 * math.pi)), rel=1e-5)
     logits = np.log(np.array([[0.7, 0.2, 0.1]], np.float32))
     assert categorical_nll([0], logits).numpy()[0] == pytest.approx(-math.log(0.7), rel=1e-5)
+
+
+def test_category_information_rewards_sure_and_balanced_categories():
+    sure_and_balanced = np.eye(K, dtype=np.float32) * 30  # each image sure, every category used
+    assert category_information(sure_and_balanced).numpy().mean() == pytest.approx(
+        math.log(K), abs=1e-3)
+    one_category = np.tile(sure_and_balanced[:1], (K, 1))  # sure, but all in one category
+    assert category_information(one_category).numpy().mean() == pytest.approx(0, abs=1e-3)
+    unsure = np.zeros((K, K), np.float32)  # uniform for every image
+    assert category_information(unsure).numpy().mean() == pytest.approx(0, abs=1e-5)
 
 
 def test_one_step_trains_both_networks(batch):

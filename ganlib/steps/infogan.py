@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..losses import categorical_nll, gaussian_nll
+from ..losses import categorical_nll, category_information, gaussian_nll
 from .conditional import class_hits
 from .gan import GANStep
 
@@ -72,11 +72,7 @@ class InfoGANStep(GANStep):
                 + self.continuous_weight * continuous_loss)
         losses["discriminator"] += info
         losses["generator"] += info
-        # mutual information of a real image and Q's category for it, estimated on the batch
-        p = tf.nn.softmax(tf.cast(real_categories, tf.float32))
-        own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
-        mean_p = tf.reduce_mean(p, axis=0)
-        real_info = -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
+        real_info = category_information(real_categories)
         if self.real_info_weight:
             losses["discriminator"] -= self.real_info_weight * real_info
         metrics.update(
