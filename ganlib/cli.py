@@ -1,4 +1,4 @@
-"""`python -m ganlib train | sample | evaluate | bench | judge`."""
+"""`python -m ganlib train | sample | translate | evaluate | bench | judge`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--raw", action="store_true", help="sample the raw generator, not the EMA")
     s.add_argument("--checkpoint", choices=["latest", "best"], default="latest",
                    help="the latest checkpoint, or the best by the lesson's score")
+
+    tr = sub.add_parser("translate", help="map the `images` of an .npz through a trained "
+                                          "image-to-image generator (pix2pix, CycleGAN)")
+    tr.add_argument("run_dir", type=Path)
+    tr.add_argument("--input", required=True, type=Path,
+                    help=".npz with `images`, uint8 N x H x W x C of the size the run trained on")
+    tr.add_argument("--out", required=True, type=Path)
+    tr.add_argument("--direction", help="CycleGAN: AtoB (default) or BtoA")
+    tr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
 
     e = sub.add_parser("evaluate", help="judge metrics of an .npz of samples, one JSON line")
     e.add_argument("file", type=Path)
@@ -192,6 +201,45 @@ def sample(args) -> int:
     return 0
 
 
+def _read_npz(path: Path) -> dict:
+    """The arrays of an .npz file, or a clear error if it is missing or damaged."""
+    import zipfile
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return dict(f)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npz file ({e}); write it with "
+                         "numpy.savez.") from None
+
+
+def translate(args) -> int:
+    from . import lessons
+    from .data import to_uint8
+
+    if args.out.suffix != ".npz":
+        return _fail(f"--out must name an .npz file, got {args.out}.")
+    arrays = _read_npz(args.input)
+    if "images" not in arrays:
+        return _fail(f"{args.input} has no `images` array (it has {list(arrays)}).")
+    name, _ = lessons.load_config(args.run_dir)
+    module = lessons.get(name)
+    if not hasattr(module, "translate"):
+        return _fail(f"{args.run_dir} holds a {name!r} run, which does not translate images; "
+                     "translate runs pix2pix or cyclegan runs.")
+    run = _restored_run(args.run_dir, args.checkpoint)
+    out = module.translate(run, arrays["images"], direction=args.direction)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".tmp.npz")
+    np.savez_compressed(tmp, images=to_uint8(out))
+    tmp.replace(args.out)
+    print(json.dumps({"out": str(args.out), "n": int(len(out)), "step": run.trainer.global_step,
+                      "checkpoint": args.checkpoint}))
+    return 0
+
+
 def evaluate(args) -> int:
     from . import metrics
 
@@ -260,8 +308,8 @@ def main(argv=None) -> int:
     from .watchdog import TrainingDiverged
 
     try:
-        return {"train": train, "sample": sample, "evaluate": evaluate, "bench": bench,
-                "judge": judge}[args.command](args)
+        return {"train": train, "sample": sample, "translate": translate, "evaluate": evaluate,
+                "bench": bench, "judge": judge}[args.command](args)
     except (DatasetUnavailable, UnknownDataset, DataFileError, ChecksumError, FileNotFoundError,
             FileExistsError, KeyError, ValueError, CheckpointMismatch, RunBusy,
             RunDirNotWritable, TrainingDiverged) as e:

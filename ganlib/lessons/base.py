@@ -59,7 +59,8 @@ def run_dir_for(lesson: str, run_dir=None) -> Path:
 
 def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray,
              n_snapshot: int, images: bool, score=None, fresh: bool = False,
-             train_y: np.ndarray | None = None, batches=None, snapshot_codes=None) -> Run:
+             train_y: np.ndarray | None = None, batches=None, snapshot_codes=None,
+             snapshot_inputs=None) -> Run:
     """The callbacks and trainer every GAN lesson shares, around a lesson's own step.
 
     score: (name, fn) where fn(generator) -> float rates a generator (lower is better); the
@@ -72,6 +73,8 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
            must be what an uninterrupted run sees, so a resumed run gets the same data.
     snapshot_codes: G's inputs after the noise for the fixed snapshot inputs (arrays of
            `n_snapshot` rows), for a generator that takes more than noise and a label.
+    snapshot_inputs: G's whole fixed snapshot input, for a generator that takes no noise
+           (pix2pix's and CycleGAN's translate images).
     Samples (snapshots, TensorBoard images, the score) come from the EMA generator when the
     run keeps one.
     """
@@ -84,13 +87,16 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
         callbacks.append(ema)
     callbacks.append(Watchdog())
     sampler = models.get("ema_generator", g)
-    latent_dim = int(g.inputs[0].shape[-1])
-    noise = np.random.default_rng(cfg.seed).standard_normal((n_snapshot, latent_dim))
-    noise = noise.astype("f4")
-    if snapshot_codes is not None:
-        noise = [noise, *snapshot_codes]
-    elif train_y is not None:
-        noise = [noise, np.arange(n_snapshot) % step.num_classes]
+    if snapshot_inputs is not None:
+        noise = snapshot_inputs
+    else:
+        latent_dim = int(g.inputs[0].shape[-1])
+        noise = np.random.default_rng(cfg.seed).standard_normal((n_snapshot, latent_dim))
+        noise = noise.astype("f4")
+        if snapshot_codes is not None:
+            noise = [noise, *snapshot_codes]
+        elif train_y is not None:
+            noise = [noise, np.arange(n_snapshot) % step.num_classes]
     snapshots = Snapshots(sampler, noise, every=cfg.sample_every, save_images=images)
     callbacks.append(snapshots)
     if score is not None:
