@@ -119,3 +119,10 @@ def category_information(logits):
     own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
     mean_p = tf.reduce_mean(p, axis=0)
     return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
+
+
+# --- reconstruction terms (pix2pix, CycleGAN) -------------------------------------------------
+def l1_per_example(target, output):
+    """Mean absolute error of each example (images in [-1, 1])."""
+    diff = tf.abs(tf.cast(target, tf.float32) - tf.cast(output, tf.float32))
+    return tf.reduce_mean(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1)

@@ -1,6 +1,7 @@
 """Download a file with a checksum, atomically: a partial or bad file never looks valid.
 
-SHA-256 by default; `algorithm="md5"` exists for archives whose publishers only list an MD5.
+SHA-256 by default; `algorithm="md5"` exists for archives whose publishers only list an MD5,
+and `sha256=None` for the few that list none (the caller must then check the content).
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ def _digest(path: Path, gunzip: bool, algorithm: str = "sha256") -> str:
         return f"unreadable ({e})"
 
 
-def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: int = 2,
+def fetch(url: str, dest: Path, sha256: str | None, gunzip_hash: bool = False, tries: int = 2,
           algorithm: str = "sha256") -> Path:
     """Fetch `url` to `dest` unless a verified copy is there; retry once on a bad checksum.
 
     `gunzip_hash` checks the hash of the decompressed content, which stays the same when a
-    mirror recompresses the file. `sha256` is an MD5 when `algorithm="md5"`.
+    mirror recompresses the file. `sha256` is an MD5 when `algorithm="md5"`; None accepts
+    any complete download (and a file already at `dest`), for the caller to check.
     """
     dest = Path(dest)
-    if dest.exists() and _digest(dest, gunzip_hash, algorithm) == sha256:
+    if dest.exists() and (sha256 is None or _digest(dest, gunzip_hash, algorithm) == sha256):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")
@@ -53,7 +55,7 @@ def fetch(url: str, dest: Path, sha256: str, gunzip_hash: bool = False, tries: i
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
             got = _digest(tmp, gunzip_hash, algorithm)
-            if got == sha256:
+            if sha256 is None or got == sha256:
                 tmp.replace(dest)
                 return dest
         finally:

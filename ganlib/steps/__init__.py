@@ -17,10 +17,12 @@ from .conditional import (
     conditional_fakes,
     other_labels,
 )
-from .gan import GANStep
+from .cyclegan import CycleGANStep
+from .gan import GANStep, adversarial_losses
 from .infogan import InfoGANStep
+from .pix2pix import Pix2PixStep
 from .semi_supervised import SemiSupervisedGANStep
 
-__all__ = ["ACGANStep", "ConditionalGANStep", "GANStep", "InfoGANStep",
-           "SemiSupervisedGANStep", "TrainStep", "class_hits", "conditional_fakes",
-           "other_labels"]
+__all__ = ["ACGANStep", "ConditionalGANStep", "CycleGANStep", "GANStep", "InfoGANStep",
+           "Pix2PixStep", "SemiSupervisedGANStep", "TrainStep", "adversarial_losses", "class_hits",
+           "conditional_fakes", "other_labels"]

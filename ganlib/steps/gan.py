@@ -34,19 +34,7 @@ class GANStep(TrainStep):
 
     def adversarial(self, real_logits, fake_logits, flip_seed):
         """Both networks' per-example losses, and D's accuracies, from D's logits."""
-        real_logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
-        fake_logits = tf.reshape(tf.cast(fake_logits, tf.float32), [-1])
-        losses = {
-            "discriminator": self.loss.discriminator(
-                real_logits[:, None], fake_logits[:, None],
-                seed=flip_seed if self.loss.flip_prob else None),
-            "generator": self.loss.generator(fake_logits[:, None]),
-        }
-        metrics = {  # the share of real and of fake samples D gets right
-            "d_real_acc": tf.cast(real_logits > 0, tf.float32),
-            "d_fake_acc": tf.cast(fake_logits < 0, tf.float32),
-        }
-        return losses, metrics
+        return adversarial_losses(self.loss, real_logits, fake_logits, flip_seed)
 
     @staticmethod
     def log_adversarial(losses: dict, metrics: dict) -> None:
@@ -54,3 +42,25 @@ class GANStep(TrainStep):
         watchdog reads these to tell whether D has won."""
         metrics["d_adversarial_loss"] = losses["discriminator"]
         metrics["g_adversarial_loss"] = losses["generator"]
+
+
+def adversarial_losses(loss: AdversarialLoss, real_logits, fake_logits, flip_seed):
+    """({"discriminator", "generator"}: per-example losses, {D's accuracies}) from D's logits
+    on a batch of real and of fake samples: one logit per example, or a map of them (a
+    PatchGAN's), averaged per example."""
+    losses = {
+        "discriminator": loss.discriminator(real_logits, fake_logits,
+                                            seed=flip_seed if loss.flip_prob else None),
+        "generator": loss.generator(fake_logits),
+    }
+    metrics = {  # the share of real and of fake samples (or patches) D gets right
+        "d_real_acc": _share(real_logits > 0),
+        "d_fake_acc": _share(fake_logits < 0),
+    }
+    return losses, metrics
+
+
+def _share(hits):
+    """Per example, the share of its logits for which `hits` holds."""
+    hits = tf.cast(hits, tf.float32)
+    return tf.reduce_mean(tf.reshape(hits, [tf.shape(hits)[0], -1]), axis=1)
