@@ -1,0 +1,201 @@
+"""Lesson 08: CycleGAN, translation between two domains without paired images."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .. import data, domain_metrics, metrics
+from ..data.domains import DomainPair, load_domains
+from ..losses import AdversarialLoss
+from ..models.patchgan import build_patchgan_discriminator
+from ..models.resnet_generator import build_resnet_generator
+from ..models.translate import translate as translate_images
+from ..models.unet import build_unet_generator
+from ..steps.cyclegan import CycleGANStep
+from .base import Run, assemble, run_dir_for, seed_everything
+
+NAME = "cyclegan"
+GENERATORS = ("resnet", "unet")
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+@dataclasses.dataclass
+class Config:
+    """Every knob of lesson 08. Defaults: about ten minutes on a 2-core CPU.
+
+    The learning rates decay linearly over the last `1 - decay_from` of the step budget, so
+    the lesson trains for `steps` (or, with `minutes`, needs `decay_steps`). On a GPU, for
+    horse2zebra: dataset="horse2zebra", image_size=128, batch_size=1, width=64, d_width=64,
+    d_strided_layers=3, n_blocks=6 (9 at 256), steps=100_000 or more.
+    """
+
+    dataset: str = "shapes"  # or "sneakers_boots", or a TFDS set: "horse2zebra", ...
+    steps: int | None = 3000
+    minutes: float | None = None  # a time budget instead (then give decay_steps)
+    decay_steps: int | None = None  # the steps the learning-rate schedule spans (None: steps)
+    decay_from: float = 0.5  # the share of decay_steps after which the rates fall to ~0
+    image_size: int | None = None  # None: the data's own (32 shapes, 28 Fashion-MNIST, 256 TFDS)
+    n_train: int | None = None  # training images per domain (None: all)
+    batch_size: int = 8
+    generator: str = "resnet"  # or "unet" (pix2pix's U-Net, instance norm, no dropout)
+    width: int = 16  # G's first layer (the paper: 64)
+    n_blocks: int = 6  # residual blocks of the ResNet G (the paper: 6 at 128x128, 9 at 256)
+    d_width: int = 32  # D's first layer (the paper: 64)
+    d_strided_layers: int = 2  # PatchGAN stride-2 layers (3: the paper's 70x70 patches)
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    cycle_weight: float = 10.0  # lambda
+    identity_weight: float = 0.5  # the identity loss weighs identity_weight * lambda
+    adversarial_weight: float = 1.0
+    pool_size: int = 50  # generated images per domain that D sees again (0: none)
+    ema_decay: float | None = None  # an EMA copy of G (A -> B) to sample from; None: the raw G
+    seed: int = 0
+    xla: bool = True
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+    def smoke(self) -> Config:
+        """A few seconds of work, for CI: same code path, tiny budget and data."""
+        return dataclasses.replace(self, steps=60, minutes=None, decay_steps=None, n_train=200,
+                                   sample_every=20, checkpoint_every=30, log_every=10)
+
+
+def load_split(cfg: Config, split: str, n: int | None = None) -> DomainPair:
+    """Both domains of the lesson's data for `split` (`n_train` applies to train)."""
+    limit = cfg.n_train if split == "train" and n is None else n
+    return load_domains(cfg.dataset, split, image_size=cfg.image_size, n=limit)
+
+
+def build_generator(cfg: Config, image_shape, name: str) -> keras.Model:
+    """One of the two generators: the paper's ResNet G, or a U-Net whose bottleneck keeps
+    at least 4x4 pixels (instance norm of a 1x1 map would erase it)."""
+    if cfg.generator == "resnet":
+        return build_resnet_generator(image_shape, width=cfg.width, n_blocks=cfg.n_blocks,
+                                      name=name)
+    if cfg.generator == "unet":
+        side, depth = int(image_shape[0]), 0
+        while side % 2 == 0 and side // 2 >= 4:
+            side, depth = side // 2, depth + 1
+        return build_unet_generator(image_shape, int(image_shape[-1]), cfg.width,
+                                    depth=max(depth, 1), norm="instance", dropout=0.0,
+                                    name=name)
+    raise ValueError(f"Unknown generator {cfg.generator!r}; choose one of {', '.join(GENERATORS)}.")
+
+
+def decay_window(cfg: Config) -> tuple[int, int]:
+    """(first step of the decay, last step + 1) of the learning-rate schedule."""
+    total = cfg.decay_steps or cfg.steps
+    if total is None:
+        raise ValueError("lesson cyclegan decays its learning rates linearly over the second "
+                         "half of training, so it needs to know how many steps that is: give "
+                         "a step budget (--steps, e.g. 3000) or decay_steps with minutes.")
+    if not 0.0 <= cfg.decay_from <= 1.0:
+        raise ValueError(f"decay_from must be in [0, 1], got {cfg.decay_from}.")
+    return int(round(total * cfg.decay_from)), int(total)
+
+
+def domain_batches(pair: DomainPair, batch_size: int, seed: int):
+    """start_step -> batches of (images of A, images of B), each domain in its own seeded
+    order, so a resumed run sees what an uninterrupted one would."""
+
+    def batches(start: int) -> tf.data.Dataset:
+        return tf.data.Dataset.zip((
+            data.batches(pair.a, batch_size, seed, start_step=start),
+            data.batches(pair.b, batch_size, seed + 1, start_step=start)))
+
+    return batches
+
+
+def miss_score(pair: DomainPair, n: int = 500):
+    """The score the run keeps its best checkpoint by: the share of `n` test images of A whose
+    translation the judge does not assign to B (for shapes: or whose shape moved)."""
+    if pair.judge is None or not metrics.judge_available(pair.judge):
+        print(f"{pair.name} has no judge (yet), so this run keeps no best checkpoint.")
+        return None
+    sources = pair.a[:n]
+
+    def score(generator) -> float:
+        out = translate_images(generator, sources)
+        result = domain_metrics.translation_metrics(sources, out, out, pair.judge,
+                                                    pair.classes[1], pair.name == "shapes")
+        return 1.0 - result.get("target_and_position_kept", result["target_share"])
+
+    return ("a_to_b_miss", score)
+
+
+def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
+    """Data, the four networks, train step and callbacks of a CycleGAN run (`fresh`: start
+    over). Snapshots translate fixed test images of A."""
+    run_dir = run_dir_for(NAME, run_dir)
+    start, end = decay_window(cfg)
+    seed_everything(cfg.seed)
+    train, test = load_split(cfg, "train"), load_split(cfg, "test", n=500)
+    shape = train.image_shape
+    g, f = build_generator(cfg, shape, "generator"), build_generator(cfg, shape, "generator_ba")
+    d_b, d_a = (build_patchgan_discriminator(shape, None, cfg.d_width, cfg.d_strided_layers,
+                                             norm="instance", name=name)
+                for name in ("discriminator", "discriminator_a"))
+    optimizers = {k: keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1)
+                  for k in ("generator", "generator_ba", "discriminator", "discriminator_a")}
+    step = CycleGANStep(g, f, d_b, d_a, optimizers=optimizers,
+                        loss=AdversarialLoss("least_squares"), cycle_weight=cfg.cycle_weight,
+                        identity_weight=cfg.identity_weight,
+                        adversarial_weight=cfg.adversarial_weight, pool_size=cfg.pool_size,
+                        decay_start=start, decay_end=end, seed=cfg.seed, jit_compile=cfg.xla)
+    snapshot = data.to_model_range(test.a[:32])
+    return assemble(NAME, cfg, run_dir, step, train.a, n_snapshot=len(snapshot), images=True,
+                    score=miss_score(test), fresh=fresh,
+                    batches=domain_batches(train, cfg.batch_size, cfg.seed),
+                    snapshot_inputs=snapshot)
+
+
+def generators(run: Run, direction: str | None = None):
+    """(the generator of `direction`, the one back): G and F for AtoB, F and G for BtoA."""
+    direction = direction or "AtoB"
+    if direction not in DIRECTIONS:
+        raise ValueError(f"Unknown direction {direction!r}; use AtoB or BtoA.")
+    g, f = run.generator(), run.models["generator_ba"]
+    return (g, f) if direction == "AtoB" else (f, g)
+
+
+def translate(run: Run, images, direction: str | None = None) -> np.ndarray:
+    """Images of A translated to B (direction "AtoB", the default) or of B to A ("BtoA"):
+    float [-1, 1]; input uint8 or [-1, 1], of the shape the run trained on."""
+    return translate_images(generators(run, direction)[0], images)
+
+
+def evaluate_generators(g: keras.Model, f: keras.Model, pair: DomainPair) -> dict:
+    """Both directions' `translation_metrics` for G: A -> B and F: B -> A on `pair`, and the
+    judge's share of the real images of each domain assigned to it (the ceiling)."""
+    shapes = pair.name == "shapes"
+    result = {}
+    for direction, source, there, back, target in (("AtoB", pair.a, g, f, pair.classes[1]),
+                                                   ("BtoA", pair.b, f, g, pair.classes[0])):
+        out = translate_images(there, source)
+        result[direction] = domain_metrics.translation_metrics(
+            source, out, translate_images(back, out), pair.judge, target, shapes)
+    if pair.judge is not None:
+        result["real"] = {
+            "a_judged_a": round(domain_metrics.target_share(pair.a, pair.judge,
+                                                            pair.classes[0]), 4),
+            "b_judged_b": round(domain_metrics.target_share(pair.b, pair.judge,
+                                                            pair.classes[1]), 4)}
+    return result
+
+
+def evaluate(run: Run, split: str = "test", n: int | None = 1000) -> dict:
+    """`evaluate_generators` of a run's G and F on up to `n` images per domain of `split`."""
+    g, f = generators(run, "AtoB")
+    return evaluate_generators(g, f, load_split(run.config, split, n=n))
+
+
+def untrained_generators(cfg: Config, image_shape) -> tuple[keras.Model, keras.Model]:
+    """G and F as a run of `cfg` starts them: the floor a trained run must beat."""
+    seed_everything(cfg.seed)
+    return (build_generator(cfg, image_shape, "generator"),
+            build_generator(cfg, image_shape, "generator_ba"))
