@@ -6,7 +6,8 @@
 `bench quality`: dcgan: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same
                  budget; cgan: lesson 03's intended-class share and per-class FID/KID
                  next to real signs; sgan: lesson 06's test accuracy against the labels-only
-                 baseline, over several label draws.
+                 baseline, over several label draws; pix2pix: lesson 07's pixel scores and
+                 judge FID against the L1-only U-Net of the same run.
 """
 
 from __future__ import annotations
@@ -326,6 +327,72 @@ def bench_quality_sgan(minutes: float = 10.0, draws: int = 3, seed: int = 0) -> 
         "mean_gan_accuracy": round(gan, 4), "mean_baseline_accuracy": round(baseline, 4),
         "mean_gain_points": round(100 * (gan - baseline), 2),
     }  # fmt: skip
+
+
+def bench_quality_pix2pix(minutes: float = 10.0, datasets=("rendered_maps", "fashion_edges"),
+                          seed: int = 0) -> dict:
+    """Lesson 07 trained `minutes` with its defaults on each offline task; the pix2pix U-Net
+    and the L1-only U-Net of the same run scored on every test pair (judge FID too for the
+    edges), next to an untrained U-Net."""
+    from .data.paired import split_pairs
+    from .lessons import pix2pix
+    from .pixel_metrics import pixel_metrics
+
+    per_dataset = {}
+    for name in datasets:
+        cfg = dataclasses.replace(pix2pix.Config(), dataset=name, minutes=minutes, steps=None,
+                                  seed=seed)
+        run = pix2pix.build(cfg, run_dir=_scratch(f"quality-pix2pix-{name}"), fresh=True)
+        run.trainer.progress = False
+        started = time.perf_counter()
+        base.fit(run)
+        train_seconds = time.perf_counter() - started
+        result = pix2pix.evaluate(run, seed=seed)
+        source, target = split_pairs(pix2pix.load_pairs(cfg, "test").x, cfg.direction)
+        untrained = pix2pix.build_networks(cfg, (source.shape[-1], target.shape[-1]))[0]
+        result["untrained"] = pixel_metrics(pix2pix.run_generator(untrained, source), target)
+        if "fid" in result["pix2pix"]:
+            result["fid_ratio"] = round(result["pix2pix"]["fid"] / result["l1_only"]["fid"], 4)
+        result["l1_ratio"] = round(result["pix2pix"]["l1"] / result["l1_only"]["l1"], 4)
+        per_dataset[name] = {"train_seconds": round(train_seconds, 1), **result}
+    return {"bench": "quality-pix2pix", "minutes": minutes, "seed": seed,
+            "datasets": per_dataset}
+
+
+def bench_quality_cyclegan(minutes: float = 10.0, datasets=("shapes", "sneakers_boots"),
+                           n: int = 1000, seed: int = 0) -> dict:
+    """Lesson 08 with its defaults on each offline pair, for a step budget that fits `minutes`
+    here (timed on a short run first, since the learning rates decay over a known number of
+    steps); both directions judged on n test images per domain, next to an untrained G and F
+    and to the real images of each domain."""
+    from .lessons import cyclegan
+
+    per_dataset = {}
+    for name in datasets:
+        cfg = dataclasses.replace(cyclegan.Config(), dataset=name, seed=seed)
+        probe = cyclegan.build(dataclasses.replace(cfg, steps=40, log_every=10,
+                                                   sample_every=0, checkpoint_every=1000),
+                               run_dir=_scratch(f"quality-cyclegan-{name}-probe"), fresh=True)
+        probe.trainer.progress = False
+        base.fit(probe)
+        timed = [r["seconds"] for r in probe.history]
+        per_step = (timed[-1] - timed[0]) / 30  # steps 10 to 40, after compiling
+        cfg = dataclasses.replace(cfg, steps=max(100, int(60 * minutes / per_step)))
+        run = cyclegan.build(cfg, run_dir=_scratch(f"quality-cyclegan-{name}"), fresh=True)
+        run.trainer.progress = False
+        started = time.perf_counter()
+        base.fit(run)
+        train_minutes = (time.perf_counter() - started) / 60
+        test = cyclegan.load_split(cfg, "test", n=n)
+        untrained = cyclegan.untrained_generators(cfg, test.image_shape)
+        per_dataset[name] = {
+            "steps": run.trainer.global_step, "train_minutes": round(train_minutes, 2),
+            "seconds_per_step_probe": round(per_step, 3), "domains": list(test.names),
+            **cyclegan.evaluate_generators(*cyclegan.generators(run), test),
+            "untrained": cyclegan.evaluate_generators(*untrained, test),
+        }  # fmt: skip
+    return {"bench": "quality-cyclegan", "minutes": minutes, "n": n, "seed": seed,
+            "generator": cfg.generator, "datasets": per_dataset}
 
 
 def print_json(result: dict) -> None:

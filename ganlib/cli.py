@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan or sgan")
+    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix or "
+                                  "cyclegan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -29,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="delete what RUN_DIR holds and start over")
     t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
                                      "cgan: traffic_signs, gtsrb; infogan, acgan and sgan: "
-                                     "fashion_mnist, mnist)")
+                                     "fashion_mnist, mnist; pix2pix: rendered_maps, maps, "
+                                     "fashion_edges; cyclegan: shapes, sneakers_boots, "
+                                     "horse2zebra and the other TFDS cycle_gan sets)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
@@ -271,7 +274,8 @@ def evaluate(args) -> int:
 
 
 QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
-                   "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan"}
+                   "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan",
+                   "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan"}
 
 
 def bench(args) -> int:

@@ -216,8 +216,11 @@ def test_unet_shapes_and_dropout_stays_on_when_sampling():
     y = np.zeros((2, 28, 28, 1), "f4")
     np.testing.assert_array_equal(quiet(y, training=False), quiet(y, training=False))
     assert quiet.output_shape == (None, 28, 28, 1)
-    with pytest.raises(ValueError, match="cannot be halved"):
-        build_unet_generator((27, 27, 1), 1)
+    # 28 is worked on padded to 32, down to a 1x1 bottleneck, and cropped back
+    assert min(layer.output.shape[1] for layer in quiet.layers[1:]) == 1
+    assert build_unet_generator((27, 27, 1), 1, width=4).output_shape == (None, 27, 27, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        build_unet_generator((32, 32, 1), 1, depth=6)
     with pytest.raises(ValueError, match="normalisation"):
         build_unet_generator((32, 32, 3), norm="layer")
 
@@ -427,3 +430,17 @@ def test_cli_translate_refuses_a_lesson_that_does_not_translate(tmp_path, capsys
     assert cli.main(["translate", str(run_dir), "--input", str(tmp_path / "in.npz"),
                      "--out", str(tmp_path / "o.npz")]) == 2
     assert "does not translate" in capsys.readouterr().err
+
+
+def test_quality_bench_compares_pix2pix_with_its_l1_baseline(monkeypatch):
+    from ganlib import bench
+
+    tiny = pix2pix.Config().smoke()
+    monkeypatch.setattr(pix2pix, "Config", lambda: tiny)
+    result = bench.bench_quality_pix2pix(minutes=0.01, datasets=("rendered_maps",))
+    maps = result["datasets"]["rendered_maps"]
+    assert maps["n"] == 200 and maps["step"] > 0
+    for who in ("pix2pix", "l1_only", "untrained"):
+        assert 0 <= maps[who]["pixel_accuracy"] <= 1 and maps[who]["l1"] > 0
+    assert maps["l1_ratio"] == pytest.approx(maps["pix2pix"]["l1"] / maps["l1_only"]["l1"],
+                                             rel=1e-3)

@@ -23,16 +23,18 @@ class AlwaysDropout(layers.Dropout):
         return super().call(inputs, training=True)
 
 
+def padded_side(side: int) -> int:
+    """The side a U-Net works at: the next power of two (28 -> 32), so that it halves down to
+    a 1x1 bottleneck and its dropout sits in the small innermost layers."""
+    return 1 << (int(side) - 1).bit_length()
+
+
 def unet_depth(side: int, max_depth: int = 8) -> int:
-    """How many stride-2 halvings a U-Net applies to a side: while it stays even, at most
-    `max_depth` (256 -> 1 in 8, 64 -> 1 in 6, 28 -> 7 in 2)."""
-    depth = 0
-    while side % 2 == 0 and side > 1 and depth < max_depth:
-        side //= 2
-        depth += 1
-    if depth == 0:
-        raise ValueError(f"Image side {side} cannot be halved; use a side like 28, 64 or 256.")
-    return depth
+    """How many stride-2 halvings a U-Net applies to a side: down to 1 on the padded side, at
+    most `max_depth` (256 -> 8, 64 -> 6, 28 -> 5 on 32)."""
+    if side < 2:
+        raise ValueError(f"Image side {side} is too small for a U-Net.")
+    return min(padded_side(side).bit_length() - 1, max_depth)
 
 
 def _check_image_shape(image_shape) -> tuple[int, int, int]:
@@ -48,10 +50,10 @@ def build_unet_generator(image_shape=(64, 64, 3), out_channels: int = 3, width: 
                          name: str = "generator") -> keras.Model:
     """U-Net from `source` (H x W x C in [-1, 1]) to `image` (H x W x out_channels, tanh).
 
-    Encoder C{width}-C{2 width}-... capped at `max_width`, no normalisation on the first layer;
-    decoder mirrors it with skips and `dropout` (kept on when sampling) in its
-    `dropout_layers` innermost layers. depth: halvings (default: down to a side of 1, or
-    as far as the side stays even).
+    A side that is not a power of two is zero-padded up to one (28 -> 32) and the output
+    cropped back. Encoder C{width}-C{2 width}-... capped at `max_width`, no normalisation on
+    the first layer; decoder mirrors it with skips and `dropout` (kept on when sampling) in its
+    `dropout_layers` innermost layers. depth: halvings (default: down to a side of 1).
     """
     h, _, _ = _check_image_shape(image_shape)
     depth = unet_depth(h) if depth is None else int(depth)
@@ -59,7 +61,9 @@ def build_unet_generator(image_shape=(64, 64, 3), out_channels: int = 3, width: 
         raise ValueError(f"depth {depth} does not fit a side of {h}: at most "
                          f"{unet_depth(h, max_depth=16)} halvings.")
     source = keras.Input(image_shape, name="source")
-    x, skips = source, []
+    pad = padded_side(h) - h
+    x = layers.ZeroPadding2D(((pad // 2, pad - pad // 2),) * 2)(source) if pad else source
+    skips = []
     for i in range(depth):
         x = conv_block(x, min(width * 2**i, max_width), norm=norm if i > 0 else "none",
                        seed=seed)
@@ -73,4 +77,6 @@ def build_unet_generator(image_shape=(64, 64, 3), out_channels: int = 3, width: 
         x = layers.Concatenate()([x, skip])
     x = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
                                kernel_initializer=gaussian_init(seed))(x)
+    if pad:
+        x = layers.Cropping2D(((pad // 2, pad - pad // 2),) * 2)(x)
     return keras.Model(source, layers.Activation("tanh", name="image")(x), name=name)
