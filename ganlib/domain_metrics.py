@@ -45,17 +45,20 @@ def cycle_l1(images, reconstructed) -> float:
 
 def shape_features(images) -> dict:
     """Per image of a shape on black: `found` (at least 4 foreground pixels), `centres`
-    (N x 2, y and x in pixels, the foreground's mean) and `colours` (N x 3, [0, 1], the
-    foreground's median, which edge pixels blended with the background barely move)."""
+    (N x 2, y and x in pixels, the foreground's brightness-weighted mean) and `colours`
+    (N x 3, [0, 1], the foreground's median, which edge pixels blended with the background
+    barely move)."""
     x = _unit(images)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"shape features need N x H x W x 3 images, got {x.shape}.")
-    mask = x.max(-1) > FOREGROUND
+    brightness = x.max(-1)
+    mask = brightness > FOREGROUND
     n, h, w = mask.shape
     count = mask.sum((1, 2))
     yy, xx = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-    safe = np.maximum(count, 1)
-    centres = np.stack([(mask * yy).sum((1, 2)) / safe, (mask * xx).sum((1, 2)) / safe], 1)
+    weight = brightness * mask  # edge pixels count by how much of them the shape covers
+    total = np.maximum(weight.sum((1, 2)), 1e-6)
+    centres = np.stack([(weight * yy).sum((1, 2)), (weight * xx).sum((1, 2))], 1) / total[:, None]
     colours = np.zeros((n, 3))
     for i in range(n):
         if count[i]:

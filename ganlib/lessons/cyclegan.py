@@ -14,7 +14,7 @@ from ..losses import AdversarialLoss
 from ..models.patchgan import build_patchgan_discriminator
 from ..models.resnet_generator import build_resnet_generator
 from ..models.translate import translate as translate_images
-from ..models.unet import build_unet_generator
+from ..models.unet import build_unet_generator, unet_depth
 from ..steps.cyclegan import CycleGANStep
 from .base import Run, assemble, run_dir_for, seed_everything
 
@@ -34,7 +34,7 @@ class Config:
     """
 
     dataset: str = "shapes"  # or "sneakers_boots", or a TFDS set: "horse2zebra", ...
-    steps: int | None = 3000
+    steps: int | None = 2000  # about ten minutes on a 2-core CPU shared with another run
     minutes: float | None = None  # a time budget instead (then give decay_steps)
     decay_steps: int | None = None  # the steps the learning-rate schedule spans (None: steps)
     decay_from: float = 0.5  # the share of decay_steps after which the rates fall to ~0
@@ -78,12 +78,9 @@ def build_generator(cfg: Config, image_shape, name: str) -> keras.Model:
         return build_resnet_generator(image_shape, width=cfg.width, n_blocks=cfg.n_blocks,
                                       name=name)
     if cfg.generator == "unet":
-        side, depth = int(image_shape[0]), 0
-        while side % 2 == 0 and side // 2 >= 4:
-            side, depth = side // 2, depth + 1
-        return build_unet_generator(image_shape, int(image_shape[-1]), cfg.width,
-                                    depth=max(depth, 1), norm="instance", dropout=0.0,
-                                    name=name)
+        depth = max(unet_depth(int(image_shape[0])) - 2, 1)  # halving down to 1, less two
+        return build_unet_generator(image_shape, int(image_shape[-1]), cfg.width, depth=depth,
+                                    norm="instance", dropout=0.0, name=name)
     raise ValueError(f"Unknown generator {cfg.generator!r}; choose one of {', '.join(GENERATORS)}.")
 
 
@@ -93,7 +90,7 @@ def decay_window(cfg: Config) -> tuple[int, int]:
     if total is None:
         raise ValueError("lesson cyclegan decays its learning rates linearly over the second "
                          "half of training, so it needs to know how many steps that is: give "
-                         "a step budget (--steps, e.g. 3000) or decay_steps with minutes.")
+                         "a step budget (--steps, e.g. 2000) or decay_steps with minutes.")
     if not 0.0 <= cfg.decay_from <= 1.0:
         raise ValueError(f"decay_from must be in [0, 1], got {cfg.decay_from}.")
     return int(round(total * cfg.decay_from)), int(total)
