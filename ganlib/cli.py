@@ -169,12 +169,18 @@ def _restored_run(run_dir: Path, which: str = "latest"):
 
 
 def sample(args) -> int:
+    from . import lessons
     from .data import to_uint8
 
     if args.n < 1:
         return _fail(f"--n must be at least 1, got {args.n}.")
     if args.out.suffix != ".npz":
         return _fail(f"--out must name an .npz file, got {args.out}.")
+    name, _ = lessons.load_config(args.run_dir)
+    if hasattr(lessons.get(name), "translate"):
+        return _fail(f"{args.run_dir} holds a {name} run, whose generator takes images, not "
+                     f"noise: use `python -m ganlib translate {args.run_dir} --input IN.npz "
+                     "--out OUT.npz`.")
     run = _restored_run(args.run_dir, args.checkpoint)
     g = run.generator(ema=not args.raw)
     extra = {}

@@ -354,8 +354,9 @@ def test_config_checks_dataset_direction_and_size():
 
 
 def test_lesson_smoke_run_evaluates_and_translates(tmp_path):
-    cfg = dataclasses.replace(pix2pix.Config().smoke(), image_size=32, steps=6, sample_every=3,
+    cfg = dataclasses.replace(pix2pix.Config().smoke(), steps=6, sample_every=3,
                               checkpoint_every=3)
+    assert cfg.side == 32
     run = pix2pix.build(cfg, tmp_path / "p2p")
     assert lessons.get("pix2pix") is pix2pix
     lessons.fit(run)
@@ -400,18 +401,18 @@ def test_cli_train_and_translate(tmp_path, capsys):
     with contextlib.redirect_stdout(buf):
         code = cli.main(["train", "pix2pix", "--out", str(run_dir), "--steps", "2", "--smoke"])
     assert code == 0 and _last_json(buf.getvalue())["step"] == 2
-    source, _ = split_pairs(render_pairs(3, size=64, seed=9))
+    source, _ = split_pairs(render_pairs(3, size=32, seed=9))  # smoke runs are 32x32
     np.savez(tmp_path / "in.npz", images=source)
     out = tmp_path / "out.npz"
     capsys.readouterr()
     assert cli.main(["translate", str(run_dir), "--input", str(tmp_path / "in.npz"),
                      "--out", str(out)]) == 0
     with np.load(out) as f:
-        assert f["images"].shape == (3, 64, 64, 3) and f["images"].dtype == np.uint8
-    np.savez(tmp_path / "small.npz", images=source[:, :32, :32])
+        assert f["images"].shape == (3, 32, 32, 3) and f["images"].dtype == np.uint8
+    np.savez(tmp_path / "small.npz", images=source[:, :16, :16])
     assert cli.main(["translate", str(run_dir), "--input", str(tmp_path / "small.npz"),
                      "--out", str(out)]) == 2
-    assert "64 x 64 x 3" in capsys.readouterr().err
+    assert "32 x 32 x 3" in capsys.readouterr().err
     (tmp_path / "torn.npz").write_bytes(b"PK\x03\x04 torn")
     assert cli.main(["translate", str(run_dir), "--input", str(tmp_path / "torn.npz"),
                      "--out", str(out)]) == 2
@@ -419,6 +420,8 @@ def test_cli_train_and_translate(tmp_path, capsys):
     assert cli.main(["translate", str(run_dir), "--input", str(tmp_path / "in.npz"),
                      "--out", str(out), "--direction", "BtoA"]) == 2
     assert "translates AtoB" in capsys.readouterr().err
+    assert cli.main(["sample", str(run_dir), "--out", str(out)]) == 2
+    assert "use `python -m ganlib translate" in capsys.readouterr().err
 
 
 def test_cli_translate_refuses_a_lesson_that_does_not_translate(tmp_path, capsys):

@@ -56,8 +56,8 @@ class Config:
     seed: int = 0
     xla: bool = True
     log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
+    sample_every: int = 250
+    checkpoint_every: int = 250  # a few minutes of work on a CPU
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -73,9 +73,10 @@ class Config:
 
     def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny budget and data."""
+        size = 32 if self.dataset == "rendered_maps" and self.image_size is None else None
         return dataclasses.replace(self, minutes=None, steps=40, n_train=64, batch_size=4,
-                                   width=8, max_width=32, sample_every=20, checkpoint_every=20,
-                                   log_every=10)
+                                   image_size=size or self.image_size, width=8, max_width=32,
+                                   sample_every=20, checkpoint_every=20, log_every=10)
 
 
 def load_pairs(cfg: Config, split: str) -> data.ArrayDataset:
