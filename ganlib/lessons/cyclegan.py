@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from .. import data, domain_metrics, metrics
 from ..data.domains import DomainPair, load_domains
+from ..data.paired import check_direction
 from ..losses import AdversarialLoss
 from ..models.patchgan import build_patchgan_discriminator
 from ..models.resnet_generator import build_resnet_generator
@@ -20,7 +21,6 @@ from .base import Run, assemble, run_dir_for, seed_everything
 
 NAME = "cyclegan"
 GENERATORS = ("resnet", "unet")
-DIRECTIONS = ("AtoB", "BtoA")
 
 
 @dataclasses.dataclass
@@ -153,9 +153,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
 
 def generators(run: Run, direction: str | None = None):
     """(the generator of `direction`, the one back): G and F for AtoB, F and G for BtoA."""
-    direction = direction or "AtoB"
-    if direction not in DIRECTIONS:
-        raise ValueError(f"Unknown direction {direction!r}; use AtoB or BtoA.")
+    direction = check_direction(direction or "AtoB")
     g, f = run.generator(), run.models["generator_ba"]
     return (g, f) if direction == "AtoB" else (f, g)
 
