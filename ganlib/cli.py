@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     t.add_argument("--smoke", action="store_true", help="the tiny CI budget (as GANLIB_SMOKE=1)")
+    t.add_argument("--strategy", default="default",
+                   choices=["default", "mirrored", "multiworker", "tpu"],
+                   help="tf.distribute strategy: one device (default), every local GPU in "
+                        "sync (mirrored), several machines (multiworker, roles from "
+                        "TF_CONFIG) or a TPU; the batch size is the global batch")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz")
     s.add_argument("run_dir", type=Path)
@@ -146,11 +151,14 @@ def _train_config(args, module):
 
 def train(args) -> int:
     from . import lessons
+    from .distribute import WorkerDir, make_strategy
 
     module = lessons.get(args.lesson)
+    strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF work
     cfg = _train_config(args, module)
-    run = module.build(cfg, args.out, fresh=args.fresh)
-    lessons.fit(run)
+    with strategy.scope(), WorkerDir(args.out, strategy) as run_dir:
+        run = module.build(cfg, run_dir, fresh=args.fresh)
+        lessons.fit(run)
     last = next((r for r in reversed(run.history) if "event" not in r), {})
     print(json.dumps({"run_dir": str(args.out), "step": run.trainer.global_step,
                       **{k: v for k, v in last.items() if k != "step"}}))

@@ -13,6 +13,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from .distribute import batch_mean, replica_rows
+
 
 def _bce(labels, logits):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -46,7 +48,9 @@ class AdversarialLoss:
         if self.flip_prob > 0:
             if seed is None:
                 raise ValueError("noisy labels (flip_prob > 0) need a seed for the flips.")
-            flip = tf.random.stateless_uniform(tf.shape(logits), seed) < self.flip_prob
+            shape = tf.shape(logits)
+            flip = replica_rows(lambda m: tf.random.stateless_uniform(
+                tf.concat([[m], shape[1:]], 0), seed), shape[0]) < self.flip_prob
             targets = tf.where(flip, 1.0 - targets, targets)
         return targets
 
@@ -111,13 +115,13 @@ def gaussian_nll(codes, mean, log_std, min_log_std: float = -4.0):
 
 def category_information(logits):
     """Per-example terms whose mean estimates the mutual information between an image and
-    the category a classifier gives it, on this batch (per replica under a strategy):
+    the category a classifier gives it, on this (global) batch:
     H(mean of the batch's category distributions) - H(this image's distribution).
     Maximising it asks for every category to be used and each image to be sure of its own
     (regularised information maximisation, Krause et al., 2010)."""
     p = tf.nn.softmax(tf.cast(logits, tf.float32))
     own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
-    mean_p = tf.reduce_mean(p, axis=0)
+    mean_p = batch_mean(p)
     return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
 
 

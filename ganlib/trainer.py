@@ -149,7 +149,12 @@ class Trainer:
         ds = self.batches(start_step)
         strategy = self.step.strategy
         if strategy.num_replicas_in_sync > 1:
-            return strategy.experimental_distribute_dataset(ds)
+            # Each global batch is split among the replicas (every worker builds the same
+            # stream from the same seed); file-based sharding does not apply to arrays.
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = (
+                tf.data.experimental.AutoShardPolicy.DATA)
+            return strategy.experimental_distribute_dataset(ds.with_options(options))
         return ds
 
     def load_history(self):

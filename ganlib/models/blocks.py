@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from ..distribute import batch_norm_synchronized
+
 NORMS = ("batch", "instance", "none")
 
 
@@ -19,7 +21,7 @@ def normalization(kind: str):
     if kind not in NORMS:
         raise ValueError(f"Unknown normalisation {kind!r}; choose one of {', '.join(NORMS)}.")
     if kind == "batch":
-        return layers.BatchNormalization(momentum=0.9)
+        return layers.BatchNormalization(momentum=0.9, synchronized=batch_norm_synchronized())
     if kind == "instance":  # one group per channel = instance normalisation
         return layers.GroupNormalization(groups=-1, epsilon=1e-5)
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init
+from .blocks import conv_block, gaussian_init, normalization
 
 
 def num_resamplings(size: int, smallest: int = 4) -> int:
@@ -40,7 +40,7 @@ def build_dcgan_generator(latent_dim: int = 128, image_shape=(28, 28, 1), width:
     z = keras.Input((latent_dim,), name="noise")
     x = layers.Dense(side * side * width * 2**n, use_bias=False,
                      kernel_initializer=gaussian_init(seed))(z)
-    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = normalization("batch")(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((side, side, width * 2**n))(x)
     for i in range(n):

@@ -4,9 +4,11 @@
 the *global* batch (correct under any `tf.distribute` strategy), apply one optimizer per
 network, count the step, return a dict of scalar tensors. A family only writes `losses()`.
 
-Randomness inside a step (noise, label flips) is stateless, seeded by (seed, step, replica):
-no hidden RNG state, the same seed gives the same run, and a restored checkpoint continues
-with the noise it would have drawn anyway.
+Randomness inside a step (noise, label flips) is stateless, seeded by (seed, step): no hidden
+RNG state, the same seed gives the same run, and a restored checkpoint continues with the
+noise it would have drawn anyway. Per-example draws take this replica's rows of a draw over
+the global batch (`ganlib.distribute.replica_rows`), so a run on N replicas sees the noise a
+one-device run with the same global batch sees.
 """
 
 from .base import TrainStep

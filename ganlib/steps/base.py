@@ -29,7 +29,11 @@ class TrainStep:
             opt.build(self.networks[name].trainable_variables)
         # XLA cannot compile the cross-replica merge of a multi-device optimizer update.
         jit = jit_compile and self.strategy.num_replicas_in_sync == 1
-        self._replica_fn = tf.function(self._replica_step, jit_compile=jit)
+        # Under several replicas the replica step is traced inside `_fn`, once for all of them
+        # (a tf.function of its own would be traced per replica thread, and the collective ops
+        # of synchronised batch norm would then pair up in different orders).
+        self._replica_fn = (tf.function(self._replica_step, jit_compile=True) if jit
+                            else self._replica_step)
         self._fn = tf.function(self._distributed_step)
 
     # --- what a family writes -------------------------------------------------------------
@@ -56,10 +60,9 @@ class TrainStep:
                 for k, v in per_replica.items()}
 
     def _replica_step(self, batch):
-        ctx = tf.distribute.get_replica_context()
-        replicas = tf.cast(ctx.num_replicas_in_sync, tf.int64)
-        counter = self.step * replicas + tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-        seed = tf.stack([self.seed.read_value(), counter])
+        # The same seed on every replica: per-example draws go through `replica_rows`, so
+        # example i of the global batch gets the same noise on one device or on eight.
+        seed = tf.stack([self.seed.read_value(), self.step.read_value()])
         with tf.GradientTape(persistent=True) as tape:
             losses, metrics = self.losses(batch, seed)
             averaged = {k: self._average(v) for k, v in losses.items()}

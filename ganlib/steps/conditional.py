@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..distribute import replica_rows
 from .gan import GANStep
 
 
@@ -124,8 +125,9 @@ def conditional_fakes(generator: keras.Model, n, num_classes: int, seed):
     """n fakes of classes drawn uniformly, from stateless noise: (images, labels)."""
     noise_seed, class_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     latent_dim = int(generator.inputs[0].shape[-1])
-    noise = tf.random.stateless_normal([n, latent_dim], noise_seed)
-    labels = tf.random.stateless_uniform([n], class_seed, 0, num_classes, dtype=tf.int32)
+    noise = replica_rows(lambda m: tf.random.stateless_normal([m, latent_dim], noise_seed), n)
+    labels = replica_rows(lambda m: tf.random.stateless_uniform(
+        [m], class_seed, 0, num_classes, dtype=tf.int32), n)
     return generator([noise, labels], training=True), labels
 
 
@@ -138,5 +140,6 @@ def class_hits(class_logits, labels):
 def other_labels(labels, num_classes: int, seed):
     """For each label, a class drawn uniformly from the *other* classes (label + 1..K-1, mod K)."""
     labels = tf.cast(labels, tf.int32)
-    shift = tf.random.stateless_uniform(tf.shape(labels), seed, 1, num_classes, dtype=tf.int32)
+    shift = replica_rows(lambda m: tf.random.stateless_uniform(
+        [m], seed, 1, num_classes, dtype=tf.int32), tf.shape(labels)[0])
     return (labels + shift) % num_classes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..distribute import replica_rows
 from ..losses import AdversarialLoss, l1_per_example
 from .base import TrainStep
 
@@ -16,17 +17,17 @@ class ImagePool(tf.Module):
     an older one from the pool, which the new fake then replaces: D keeps rejecting what G
     drew a while ago, and G cannot win by oscillating between a few tricks. The pool is made
     of variables, so a checkpoint holds it and a resumed run shows D the same images. Row
-    `size` is scratch space for the writes a step does not keep.
+    `size` is scratch space for the writes a step does not keep. Under several replicas each
+    keeps a pool of its own (on-read variables; a checkpoint holds the first replica's).
     """
 
     def __init__(self, size: int, image_shape, name: str = "pool"):
         super().__init__(name=name)
         self.size = int(size)
-        aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
-        self.images = tf.Variable(tf.zeros([self.size + 1, *image_shape]), trainable=False,
-                                  name="images", aggregation=aggregation)
-        self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name="count",
-                                 aggregation=aggregation)
+        local = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.images = tf.Variable(tf.zeros([self.size + 1, *image_shape]), name="images", **local)
+        self.count = tf.Variable(0, dtype=tf.int32, name="count", **local)
 
     def query(self, fakes, seed):
         """The images to show D in place of `fakes` (N <= size); updates the pool."""
@@ -37,12 +38,14 @@ class ImagePool(tf.Module):
         swap_seed, slot_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         count = self.count.read_value()
         free = count + tf.range(n) < self.size  # still filling: keep the fake, show it
-        swap = (count >= self.size) & (tf.random.stateless_uniform([n], swap_seed) < 0.5)
+        swap = (count >= self.size) & (replica_rows(
+            lambda m: tf.random.stateless_uniform([m], swap_seed), n) < 0.5)
         # distinct random slots, so no two fakes of the batch swap with the same old image
         random_slots = tf.argsort(tf.random.stateless_uniform([self.size], slot_seed))[:n]
         slots = tf.where(free, count + tf.range(n), tf.where(swap, random_slots, self.size))
         shown = tf.where(swap[:, None, None, None], tf.gather(self.images, slots), fakes)
-        self.images.scatter_nd_update(slots[:, None], fakes)
+        # a whole assign, not scatter_nd_update, which replicas' on-read variables lack
+        self.images.assign(tf.tensor_scatter_nd_update(self.images, slots[:, None], fakes))
         self.count.assign(tf.minimum(count + n, self.size))
         return shown
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..distribute import replica_rows
 from ..losses import AdversarialLoss
 from .base import TrainStep
 
@@ -28,7 +29,8 @@ class GANStep(TrainStep):
     def losses(self, real, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
         noise_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        noise = tf.random.stateless_normal([tf.shape(real)[0], self.latent_dim], noise_seed)
+        noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim],
+                                                                  noise_seed), tf.shape(real)[0])
         fake = g(noise, training=True)
         return self.adversarial(d(real, training=True), d(fake, training=True), label_seed)
 

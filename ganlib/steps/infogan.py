@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..distribute import replica_rows
 from ..losses import categorical_nll, category_information, gaussian_nll
 from .conditional import class_hits
 from .gan import GANStep
@@ -88,7 +89,9 @@ def draw_codes(n, noise_dim: int, num_categories: int, num_continuous: int, seed
     """InfoGAN's latent input for n samples: (noise N(0, 1), category uniform over
     0..num_categories-1, continuous codes uniform in [-1, 1]), stateless from `seed`."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    noise = tf.random.stateless_normal([n, noise_dim], seeds[0])
-    category = tf.random.stateless_uniform([n], seeds[1], 0, num_categories, dtype=tf.int32)
-    continuous = tf.random.stateless_uniform([n, num_continuous], seeds[2], -1.0, 1.0)
+    noise = replica_rows(lambda m: tf.random.stateless_normal([m, noise_dim], seeds[0]), n)
+    category = replica_rows(lambda m: tf.random.stateless_uniform(
+        [m], seeds[1], 0, num_categories, dtype=tf.int32), n)
+    continuous = replica_rows(lambda m: tf.random.stateless_uniform(
+        [m, num_continuous], seeds[2], -1.0, 1.0), n)
     return noise, category, continuous

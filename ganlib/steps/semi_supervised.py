@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..distribute import batch_mean, replica_rows
 from .base import TrainStep
 from .conditional import class_hits
 
@@ -43,7 +44,8 @@ class SemiSupervisedGANStep(TrainStep):
         g, d, baseline = (self.networks[k] for k in ("generator", "discriminator", "baseline"))
         unlabelled, (labelled, labels) = batch
         labels = tf.cast(labels, tf.int32)
-        noise = tf.random.stateless_normal([tf.shape(unlabelled)[0], self.latent_dim], seed)
+        noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim], seed),
+                             tf.shape(unlabelled)[0])
         fake = g(noise, training=True)
         class_logits = tf.cast(d(labelled, training=True)[0], tf.float32)
         real_logits, real_features = (tf.cast(t, tf.float32) for t in d(unlabelled, training=True))
@@ -55,7 +57,7 @@ class SemiSupervisedGANStep(TrainStep):
         supervised = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, class_logits)
         unsupervised = tf.nn.softplus(-real_lse) + tf.nn.softplus(fake_lse)
         if self.feature_matching:
-            gap = tf.reduce_mean(real_features, 0) - tf.reduce_mean(fake_features, 0)
+            gap = batch_mean(real_features) - batch_mean(fake_features)
             g_loss = tf.fill(tf.shape(fake_lse), tf.reduce_mean(tf.square(gap)))
         else:  # non-saturating: -log D(G(z)) with D's derived logit
             g_loss = tf.nn.softplus(-fake_lse)
