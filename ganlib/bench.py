@@ -8,6 +8,8 @@
                  next to real signs; sgan: lesson 06's test accuracy against the labels-only
                  baseline, over several label draws; pix2pix: lesson 07's pixel scores and
                  judge FID against the L1-only U-Net of the same run.
+`bench all`:     every lesson's images/s, peak memory and time to its target, in
+                 `ganlib.bench_all`.
 """
 
 from __future__ import annotations
@@ -123,21 +125,22 @@ def classic_keras_loop(cfg: dcgan.Config, images: np.ndarray):
     return iteration, check, g, d
 
 
-def bench_step(batch_size: int | None = None, repeats: int = 20) -> dict:
-    """Images/s of ganlib's step and of the classic loop on lesson 02's models and batch."""
+def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int = 2048) -> dict:
+    """Images/s of ganlib's step and of the classic loop on lesson 02's models and batch,
+    and the step's GFLOP/s as a share of an n x n matmul's (`matmul_n`)."""
     cfg = dcgan.Config()
     if batch_size:
         cfg = dataclasses.replace(cfg, batch_size=batch_size)
     images = data.load(cfg.dataset, "train").x
     run = dcgan.build(dataclasses.replace(cfg, ema_decay=None), run_dir=_scratch("bench-step"))
-    batches = iter(run.trainer.data)
+    batches = iter(run.trainer.batches(0))
     step = run.trainer.step
     ganlib_s = _time(lambda: step(next(batches))["generator_loss"].numpy(), 5, repeats)
     iteration, check, g, d = classic_keras_loop(cfg, images)
     check()
     classic_s = _time(iteration, 3, repeats)
     flops = gan_step_flops(run.models["generator"], run.models["discriminator"]) * cfg.batch_size
-    peak = matmul_gflops()
+    peak = matmul_gflops(matmul_n)
     achieved = flops / ganlib_s / 1e9
     return {
         "bench": "step",
@@ -329,14 +332,24 @@ def bench_quality_sgan(minutes: float = 10.0, draws: int = 3, seed: int = 0) -> 
     }  # fmt: skip
 
 
+def untrained_pix2pix_metrics(cfg, n: int | None = None) -> dict:
+    """Pixel scores of lesson 07's U-Net as `cfg` builds it, before any training, on the test
+    pairs (all, or n): the floor a trained run must beat."""
+    from .data.paired import split_pairs
+    from .lessons import pix2pix
+    from .pixel_metrics import pixel_metrics
+
+    source, target = split_pairs(pix2pix.load_pairs(cfg, "test").x[:n], cfg.direction)
+    untrained = pix2pix.build_networks(cfg, (source.shape[-1], target.shape[-1]))[0]
+    return pixel_metrics(pix2pix.run_generator(untrained, source), target)
+
+
 def bench_quality_pix2pix(minutes: float = 10.0, datasets=("rendered_maps", "fashion_edges"),
                           seed: int = 0) -> dict:
     """Lesson 07 trained `minutes` with its defaults on each offline task; the pix2pix U-Net
     and the L1-only U-Net of the same run scored on every test pair (judge FID too for the
     edges), next to an untrained U-Net."""
-    from .data.paired import split_pairs
     from .lessons import pix2pix
-    from .pixel_metrics import pixel_metrics
 
     per_dataset = {}
     for name in datasets:
@@ -348,9 +361,7 @@ def bench_quality_pix2pix(minutes: float = 10.0, datasets=("rendered_maps", "fas
         base.fit(run)
         train_seconds = time.perf_counter() - started
         result = pix2pix.evaluate(run, seed=seed)
-        source, target = split_pairs(pix2pix.load_pairs(cfg, "test").x, cfg.direction)
-        untrained = pix2pix.build_networks(cfg, (source.shape[-1], target.shape[-1]))[0]
-        result["untrained"] = pixel_metrics(pix2pix.run_generator(untrained, source), target)
+        result["untrained"] = untrained_pix2pix_metrics(cfg)
         if "fid" in result["pix2pix"]:
             result["fid_ratio"] = round(result["pix2pix"]["fid"] / result["l1_only"]["fid"], 4)
         result["l1_ratio"] = round(result["pix2pix"]["l1"] / result["l1_only"]["l1"], 4)

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--epochs", type=float)
     budget.add_argument("--steps", type=int)
     t.add_argument("--seed", type=int)
+    t.add_argument("--batch-size", type=int, help="the global batch (split among replicas)")
     t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     t.add_argument("--smoke", action="store_true", help="the tiny CI budget (as GANLIB_SMOKE=1)")
     t.add_argument("--strategy", default="default",
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="tf.distribute strategy: one device (default), every local GPU in "
                         "sync (mirrored), several machines (multiworker, roles from "
                         "TF_CONFIG) or a TPU; the batch size is the global batch")
+    t.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="mixed_float16 (GPU, with loss scaling) or mixed_bfloat16 (TPU, recent "
+                        "CPUs) compute in 16 bits; weights and outputs stay float32 (default "
+                        "float32; a resumed run keeps its own)")
 
     s = sub.add_parser("sample", help="write N samples of a trained run to an .npz")
     s.add_argument("run_dir", type=Path)
@@ -69,12 +74,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", help="the dataset the images imitate (not needed for points)")
 
     b = sub.add_parser("bench", help="speed and quality figures")
-    b.add_argument("what", choices=["step", "quality"])
-    b.add_argument("lesson", nargs="?", default="dcgan")
-    b.add_argument("--minutes", type=float, default=10.0)
+    b.add_argument("what", choices=["step", "quality", "all"],
+                   help="all: every lesson's images/s, peak memory and time to its target, "
+                        "plus `step`")
+    b.add_argument("lesson", nargs="?", help="quality: the lesson (default dcgan)")
+    b.add_argument("--minutes", type=float, default=10.0,
+                   help="training budget (all: per lesson)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
                    help="quality of infogan (seeds, median) and sgan (label draws, mean)")
+    b.add_argument("--lessons", help="all: comma-separated lessons (default: every lesson)")
+    b.add_argument("--out", type=Path, help="all: where bench_all.json and bench_all.md go "
+                                            "(default: <output dir>/bench)")
+    b.add_argument("--evaluations", type=int, default=8,
+                   help="all: evaluations of each lesson's target metric within --minutes")
+    b.add_argument("--skip-step", action="store_true", help="all: leave out `bench step`")
 
     j = sub.add_parser("judge", help="train the judge classifier of a dataset into ganlib/judges")
     j.add_argument("--dataset", default="fashion_mnist")
@@ -101,6 +115,8 @@ def _train_config(args, module):
             raise ValueError(f"--{option} must be positive, got {value}.")
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise ValueError("--checkpoint-every must be at least 1.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
     if args.resume:
         if not _has_checkpoints(args.out):
             raise FileNotFoundError(f"--resume: {args.out} holds no checkpoint to resume from. "
@@ -138,13 +154,16 @@ def _train_config(args, module):
         changes["dataset"] = args.dataset
     if args.checkpoint_every is not None:
         changes["checkpoint_every"] = args.checkpoint_every
+    if args.batch_size is not None:
+        changes["batch_size"] = args.batch_size
     if args.minutes is not None:
         changes.update(minutes=args.minutes, steps=None)
     if args.steps is not None:
         changes.update(steps=args.steps, minutes=None)
     if args.epochs is not None:
         name = getattr(cfg, "dataset", "sine")
-        per_epoch = len(data.load(changes.get("dataset", name), "train")) // cfg.batch_size
+        batch_size = changes.get("batch_size", cfg.batch_size)
+        per_epoch = len(data.load(changes.get("dataset", name), "train")) // batch_size
         changes.update(steps=math.ceil(args.epochs * per_epoch), minutes=None)
     return dataclasses.replace(cfg, **changes)
 
@@ -152,10 +171,20 @@ def _train_config(args, module):
 def train(args) -> int:
     from . import lessons
     from .distribute import WorkerDir, make_strategy
+    from .precision import use
 
     module = lessons.get(args.lesson)
     strategy = make_strategy(args.strategy)  # first: multi-worker must precede other TF work
     cfg = _train_config(args, module)
+    precision = args.precision or "float32"
+    if args.resume:
+        saved = lessons.saved_precision(args.out)
+        if args.precision not in (None, saved):
+            raise ValueError(f"--precision {args.precision} contradicts --resume: the run in "
+                             f"{args.out} was trained with {saved}. Leave it out, or start a "
+                             "new run.")
+        precision = saved
+    use(precision)
     with strategy.scope(), WorkerDir(args.out, strategy) as run_dir:
         run = module.build(cfg, run_dir, fresh=args.fresh)
         lessons.fit(run)
@@ -167,9 +196,11 @@ def train(args) -> int:
 
 def _restored_run(run_dir: Path, which: str = "latest"):
     from . import lessons
+    from .precision import use
 
     name, raw = lessons.load_config(run_dir)
     module = lessons.get(name)
+    use(lessons.saved_precision(run_dir))
     fields = {f.name for f in dataclasses.fields(module.Config)}
     run = module.build(module.Config(**{k: v for k, v in raw.items() if k in fields}), run_dir)
     lessons.restore(run, which)
@@ -295,16 +326,32 @@ QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
 def bench(args) -> int:
     from . import bench as b
 
+    if args.what == "all":
+        from . import bench_all
+
+        if args.lesson:
+            return _fail(f"bench all takes its lessons as --lessons {args.lesson}[,...], not "
+                         "as an argument.")
+        if args.minutes <= 0:
+            return _fail(f"--minutes must be positive, got {args.minutes}.")
+        if args.evaluations < 1:
+            return _fail(f"--evaluations must be at least 1, got {args.evaluations}.")
+        names = bench_all.parse_lessons(args.lessons)  # ValueError -> error: ..., exit 2
+        out = args.out or config.settings().output_dir / "bench"
+        report = bench_all.bench_all(names, args.minutes, out, args.evaluations,
+                                     step=not args.skip_step)
+        failed = [r for r in [*report["lessons"], report.get("step", {})] if "error" in r]
+        return 1 if failed else 0
     if args.what == "step":
         b.print_json(b.bench_step(args.batch_size))
-    elif args.lesson in QUALITY_BENCHES:
+    elif (lesson := args.lesson or "dcgan") in QUALITY_BENCHES:
         if args.runs < 1:
             return _fail(f"--runs must be at least 1, got {args.runs}.")
         runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs}}
-        bench_fn = getattr(b, QUALITY_BENCHES[args.lesson])
-        b.print_json(bench_fn(args.minutes, **runs.get(args.lesson, {})))
+        bench_fn = getattr(b, QUALITY_BENCHES[lesson])
+        b.print_json(bench_fn(args.minutes, **runs.get(lesson, {})))
     else:
-        return _fail(f"no quality benchmark for lesson {args.lesson!r} yet; "
+        return _fail(f"no quality benchmark for lesson {lesson!r} yet; "
                      f"use one of {', '.join(QUALITY_BENCHES)}.")
     return 0
 

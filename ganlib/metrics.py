@@ -81,7 +81,7 @@ def judge(dataset: str) -> keras.Model:
     for folder in (JUDGE_DIR, _cache_dir()):
         path = folder / f"{dataset}.keras"
         if path.exists():
-            return keras.models.load_model(path)
+            return keras.models.load_model(path, compile=False)  # predicts only
     print(f"No judge for {dataset} yet: training one (a few minutes, once).")
     return train_judge(dataset, out_dir=_cache_dir())[0]
 

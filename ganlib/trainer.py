@@ -148,7 +148,12 @@ class Trainer:
     def _dataset(self, start_step: int):
         ds = self.batches(start_step)
         strategy = self.step.strategy
-        if strategy.num_replicas_in_sync > 1:
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1:
+            batch = tf.nest.flatten(ds.element_spec)[0].shape[0]
+            if batch is not None and batch % replicas:
+                raise ValueError(f"the global batch of {batch} does not split evenly among "
+                                 f"{replicas} replicas; use a multiple of {replicas}.")
             # Each global batch is split among the replicas (every worker builds the same
             # stream from the same seed); file-based sharding does not apply to arrays.
             options = tf.data.Options()

@@ -53,8 +53,19 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def uneven_batch_error(out: Path, strategy) -> str:
+    """The error of a run whose global batch does not split among the replicas."""
+    cfg = dataclasses.replace(lessons.get("sine").Config().smoke(), batch_size=5, steps=1)
+    try:
+        train(lessons.get("sine"), cfg, out / "uneven", strategy)
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
 def main(out: Path, specs: list[str]) -> None:
     mirrored = tf.distribute.MirroredStrategy(DEVICES)  # one per process: collectives are shared
+    print("RESULT " + json.dumps({"lesson": "uneven", "error": uneven_batch_error(out, mirrored)}))
     for spec in specs:
         name, _, flags = spec.partition(":")
         compare, restore = "compare" in flags, "restore" in flags

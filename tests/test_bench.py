@@ -103,3 +103,75 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
     assert result["mean_gan_accuracy"] == pytest.approx(mean, abs=1e-4)
     assert result["mean_gain_points"] == pytest.approx(
         100 * (result["mean_gan_accuracy"] - result["mean_baseline_accuracy"]), abs=0.02)
+
+
+def test_bench_step_runs_on_tiny_settings(monkeypatch):
+    """`bench step` end to end on tiny models: ganlib's step, the classic loop, the matmul."""
+    import dataclasses
+
+    from ganlib.lessons import dcgan
+
+    tiny = dataclasses.replace(dcgan.Config().smoke(), width=8, latent_dim=8, batch_size=16)
+    monkeypatch.setattr(dcgan, "Config", lambda: tiny)
+    result = bench.bench_step(repeats=2, matmul_n=128)
+    assert result["bench"] == "step" and result["batch_size"] == 16
+    for key in ("ganlib_images_per_s", "classic_images_per_s", "speedup", "step_gflop",
+                "matmul_gflops_per_s", "matmul_efficiency"):
+        assert result[key] > 0, key
+
+
+def test_every_lesson_has_one_target_and_unit():
+    from ganlib import bench_all, lessons
+
+    assert set(bench_all.TARGETS) == set(lessons.LESSONS) == set(bench_all.UNITS)
+    for target in bench_all.TARGETS.values():
+        assert target.op in ("<=", ">=") and target.source
+    low = bench_all.Target("fid", "<=", 5.0, "here")
+    assert low.met(5.0) and not low.met(5.1)
+    assert bench_all.Target("share", ">=", 0.9, "here").met(0.95)
+
+
+def test_bench_all_smoke_run_of_sine_writes_json_and_table(tmp_path):
+    """`bench all --lessons sine` in smoke mode (conftest sets GANLIB_SMOKE=1): one worker
+    process, its figures in bench_all.json and a row of bench_all.md."""
+    import json
+
+    from ganlib import cli
+
+    argv = ["bench", "all", "--lessons", "sine", "--minutes", "0.2", "--out", str(tmp_path),
+            "--skip-step"]
+    assert cli.main(argv) == 0
+    report = json.loads((tmp_path / "bench_all.json").read_text())
+    assert report["smoke"] is True and report["device"]
+    (row,) = report["lessons"]
+    assert row["lesson"] == "sine" and "error" not in row
+    assert row["images_per_s"] > 0 and row["peak_rss_mib"] > 0 and row["steps"] > 0
+    assert row["evaluations"] and row["evaluations"][-1]["step"] == row["steps"]
+    assert row["reached"] == any(e["met"] for e in row["evaluations"])
+    assert (row["time_to_target_s"] is None) == (not row["reached"])
+    assert row["target"]["threshold"] == 0.03  # bench_all.TARGETS["sine"]
+    table = (tmp_path / "bench_all.md").read_text()
+    assert "| lesson | images/s (train step) | peak RSS MiB | time to target | target |" in table
+    assert "| sine |" in table
+
+
+def test_bench_all_table_lists_failures_and_bench_step():
+    from ganlib import bench_all
+
+    report = {"device": "CPU: test", "date": "today", "minutes": 1.0, "smoke": False,
+              "lessons": [{"lesson": "dcgan", "error": "worker exited with 1; see x.log"}],
+              "step": {"batch_size": 64, "ganlib_images_per_s": 500.0,
+                       "classic_images_per_s": 160.0, "speedup": 3.1,
+                       "step_gflops_per_s": 50.0, "matmul_efficiency": 0.5,
+                       "matmul_gflops_per_s": 100.0}}
+    table = bench_all.markdown(report)
+    assert "| dcgan | failed |" in table and "CPU: test" in table
+    assert "ganlib 500 images/s, classic Keras loop 160 (3.1x)" in table
+
+
+def test_bench_all_names_the_lessons_when_one_is_unknown(capsys):
+    from ganlib import cli
+
+    assert cli.main(["bench", "all", "--lessons", "sine,nope"]) == 2
+    err = capsys.readouterr().err
+    assert "'nope'" in err and "sine, dcgan, cgan" in err

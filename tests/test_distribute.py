@@ -68,6 +68,15 @@ def test_cli_strategy_errors_are_clear(monkeypatch, tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing written before the strategy is made
 
 
+def test_cli_batch_size_is_the_global_batch(tmp_path, capsys):
+    assert cli.main(["train", "sine", "--out", str(tmp_path / "bad"), "--batch-size", "0"]) == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
+    out = tmp_path / "run"
+    assert cli.main(["train", "sine", "--out", str(out), "--steps", "5", "--batch-size",
+                     "40"]) == 0
+    assert json.loads((out / "config.json").read_text())["batch_size"] == 40
+
+
 def test_replica_helpers_on_one_device():
     x = tf.reshape(tf.range(12, dtype=tf.float32), [4, 3])
     assert np.array_equal(distribute.replica_rows(lambda m: x[:m], 4), x)
@@ -103,6 +112,10 @@ def test_every_lesson_trains_and_checkpoints_on_two_replicas(mirrored, lesson):
     result = mirrored[lesson]
     assert result["replicas"] == 2 and result["step"] == 4 and result["finite"]
     assert result["checkpoints"] == ["ckpt-2.index", "ckpt-4.index"]
+
+
+def test_a_batch_that_does_not_split_evenly_is_refused(mirrored):
+    assert "global batch of 5 does not split evenly among 2 replicas" in mirrored["uneven"]["error"]
 
 
 @pytest.mark.parametrize("lesson", [s.split(":")[0] for s in SPECS if "compare" in s])

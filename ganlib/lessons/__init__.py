@@ -1,7 +1,7 @@
 """The lessons' configurations and builders, shared by the notebooks and the CLI."""
 
 from . import acgan, cgan, cyclegan, dcgan, infogan, pix2pix, sgan, sine
-from .base import Run, fit, load_config, restore
+from .base import Run, fit, load_config, restore, saved_precision
 
 LESSONS = {"sine": sine, "dcgan": dcgan, "cgan": cgan, "infogan": infogan, "acgan": acgan,
            "sgan": sgan, "pix2pix": pix2pix, "cyclegan": cyclegan}
@@ -14,4 +14,4 @@ def get(name: str):
     return LESSONS[name]
 
 
-__all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore"]
+__all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore", "saved_precision"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as ganlib_config
-from .. import data, metrics
+from .. import data, metrics, precision
 from ..callbacks import EMA, Snapshots, TensorBoard
 from ..checkpoints import Checkpoints, KeepBest, restore_best
 from ..runlock import clear_contents, hold
@@ -201,7 +201,8 @@ def save_config(cfg, run_dir: Path, lesson: str) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "config.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"lesson": lesson, **dataclasses.asdict(cfg)}, indent=2))
+    tmp.write_text(json.dumps({"lesson": lesson, "precision": precision.current(),
+                               **dataclasses.asdict(cfg)}, indent=2))
     tmp.replace(path)
 
 
@@ -214,10 +215,17 @@ def load_config(run_dir) -> tuple[str, dict]:
         )
     try:
         raw = json.loads(path.read_text())
+        raw.pop("precision", None)  # how it computes, not what it trains: saved_precision()
         return raw.pop("lesson"), raw
     except (json.JSONDecodeError, KeyError, AttributeError):
         raise RunMismatch(f"{path} is damaged (not a ganlib run config). Train the run "
                           "afresh, or restore the file.") from None
+
+
+def saved_precision(run_dir) -> str:
+    """The dtype policy a run was trained with (see `ganlib.precision`); restore it with that."""
+    load_config(run_dir)  # the same clear errors for a missing or damaged file
+    return json.loads((Path(run_dir) / "config.json").read_text()).get("precision", "float32")
 
 
 def fit(run: Run) -> Run:

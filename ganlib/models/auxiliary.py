@@ -24,7 +24,7 @@ def build_acgan_discriminator(image_shape=(28, 28, 1), num_classes: int = 10, wi
     dcgan = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=seed)
     # the same layers: the DCGAN D's input, its real/fake logit, and the features it reads
     features = dcgan.get_layer("logit").input
-    class_logits = layers.Dense(num_classes, name="class_logits")(features)
+    class_logits = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(dcgan.input, [dcgan.output, class_logits], name=name)
 
 

@@ -27,6 +27,11 @@ def normalization(kind: str):
     return None
 
 
+def image_output(x):
+    """A generator's last layer: tanh to [-1, 1], in float32 even under mixed precision."""
+    return layers.Activation("tanh", name="image", dtype="float32")(x)
+
+
 def conv_block(x, filters: int, *, transpose: bool = False, kernel_size: int = 4, strides: int = 2,
                norm: bool | str = True, activation: str = "leaky_relu", dropout: float = 0.0,
                seed=None):

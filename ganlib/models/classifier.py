@@ -31,9 +31,9 @@ def build_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int = 1
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         x = conv_block(x, filters, strides=2 if i < 2 else 1, norm=False, dropout=dropout,
                        seed=seed)
-    features = layers.GlobalAveragePooling2D(name="features")(x)
+    features = layers.GlobalAveragePooling2D(name="features", dtype="float32")(x)
     logits = layers.Dense(num_classes, kernel_initializer=gaussian_init(seed),
-                          name="class_logits")(features)
+                          name="class_logits", dtype="float32")(features)
     return keras.Model(image, [logits, features], name=name)
 
 
@@ -51,8 +51,8 @@ def build_mlp_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int
     for units in hidden:
         x = layers.Dense(units, activation="relu", kernel_initializer="he_normal")(x)
         x = layers.GaussianNoise(hidden_noise, seed=seed)(x) if hidden_noise else x
-    features = layers.Identity(name="features")(x)
-    logits = layers.Dense(num_classes, name="class_logits")(features)
+    features = layers.Identity(name="features", dtype="float32")(x)
+    logits = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(image, [logits, features], name=name)
 
 

@@ -58,7 +58,8 @@ def build_projection_discriminator(image_shape=(32, 32, 3), num_classes: int = 4
                                     embeddings_initializer=keras.initializers.RandomNormal(
                                         stddev=0.02, seed=seed))(label)
     projection = layers.Dot(axes=1, name="projection")([class_vector, features])
-    return keras.Model([image, label], layers.Add(name="logit")([logit, projection]), name=name)
+    logit = layers.Add(name="logit", dtype="float32")([logit, projection])
+    return keras.Model([image, label], logit, name=name)
 
 
 def num_classes_of(generator: keras.Model) -> int:

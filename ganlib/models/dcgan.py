@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init, normalization
+from .blocks import conv_block, gaussian_init, image_output, normalization
 
 
 def num_resamplings(size: int, smallest: int = 4) -> int:
@@ -46,7 +46,7 @@ def build_dcgan_generator(latent_dim: int = 128, image_shape=(28, 28, 1), width:
     for i in range(n):
         x = conv_block(x, width * 2 ** (n - 1 - i), transpose=True, activation="relu", seed=seed)
     x = layers.Conv2D(c, 3, padding="same", kernel_initializer=gaussian_init(seed))(x)
-    return keras.Model(z, layers.Activation("tanh", name="image")(x), name=name)
+    return keras.Model(z, image_output(x), name=name)
 
 
 def build_dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout: float = 0.0,
@@ -59,4 +59,4 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout:
     for i in range(n):
         x = conv_block(x, width * 2**i, norm=i > 0, dropout=dropout, seed=seed)
     x = layers.Flatten()(x)
-    return keras.Model(image, layers.Dense(1, name="logit")(x), name=name)
+    return keras.Model(image, layers.Dense(1, name="logit", dtype="float32")(x), name=name)

@@ -53,7 +53,7 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories: int = 1
     init = gaussian_init(seed)
     h = layers.Dense(q_units, kernel_initializer=init, name="q_hidden")(features)
     h = layers.LeakyReLU(0.2, name="q_lrelu")(h)
-    heads = [layers.Dense(n, kernel_initializer=init, name=out)(h)
+    heads = [layers.Dense(n, kernel_initializer=init, name=out, dtype="float32")(h)
              for out, n in zip(OUTPUTS[1:], (num_categories, num_continuous, num_continuous))]
     return keras.Model(dcgan.input, [dcgan.output, *heads], name=name)
 

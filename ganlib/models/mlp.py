@@ -15,7 +15,7 @@ def build_mlp_generator(latent_dim: int = 100, hidden=(15,), output_dim: int = 2
     x = z
     for units in hidden:
         x = activate(layers.Dense(units)(x), activation)
-    return keras.Model(z, layers.Dense(output_dim, name="point")(x), name=name)
+    return keras.Model(z, layers.Dense(output_dim, name="point", dtype="float32")(x), name=name)
 
 
 def build_mlp_discriminator(input_dim: int = 2, hidden=(25,), activation: str = "relu",
@@ -25,4 +25,4 @@ def build_mlp_discriminator(input_dim: int = 2, hidden=(25,), activation: str = 
     x = p
     for units in hidden:
         x = activate(layers.Dense(units)(x), activation)
-    return keras.Model(p, layers.Dense(1, name="logit")(x), name=name)
+    return keras.Model(p, layers.Dense(1, name="logit", dtype="float32")(x), name=name)

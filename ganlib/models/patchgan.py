@@ -48,5 +48,5 @@ def build_patchgan_discriminator(image_shape=(64, 64, 3), condition_shape=None, 
         x = conv_block(x, width * 2**i, norm=norm if i > 0 else "none", seed=seed)
     x = conv_block(x, width * 2**strided_layers, strides=1, norm=norm, seed=seed)
     logits = layers.Conv2D(1, 4, padding="same", kernel_initializer=gaussian_init(seed),
-                           name="patch_logits")(x)
+                           name="patch_logits", dtype="float32")(x)
     return keras.Model(inputs if len(inputs) > 1 else image, logits, name=name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import gaussian_init, normalization
+from .blocks import gaussian_init, image_output, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -86,4 +86,4 @@ def build_resnet_generator(image_shape=(256, 256, 3), out_channels: int | None =
     x = _conv(x, 2 * width, 3, seed, strides=2, transpose=True, norm=norm)  # u128
     x = _conv(x, width, 3, seed, strides=2, transpose=True, norm=norm)  # u64
     x = _conv(x, out_channels or c, 7, seed, reflect=3, norm="none", relu=False)  # c7s1-3
-    return keras.Model(source, layers.Activation("tanh", name="image")(x), name=name)
+    return keras.Model(source, image_output(x), name=name)

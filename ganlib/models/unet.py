@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init
+from .blocks import conv_block, gaussian_init, image_output
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -79,4 +79,4 @@ def build_unet_generator(image_shape=(64, 64, 3), out_channels: int = 3, width: 
                                kernel_initializer=gaussian_init(seed))(x)
     if pad:
         x = layers.Cropping2D(((pad // 2, pad - pad // 2),) * 2)(x)
-    return keras.Model(source, layers.Activation("tanh", name="image")(x), name=name)
+    return keras.Model(source, image_output(x), name=name)

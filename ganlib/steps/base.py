@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from ..precision import with_loss_scaling
+
 
 class TrainStep:
     """Skeleton of a GAN train step. Build it inside the strategy scope the models live in.
@@ -18,7 +20,8 @@ class TrainStep:
         if missing:
             raise ValueError(f"optimizers for unknown networks: {sorted(missing)}")
         self.networks = dict(networks)
-        self.optimizers = dict(optimizers)
+        # under mixed_float16, each optimizer scales its loss (see ganlib.precision)
+        self.optimizers = {k: with_loss_scaling(v) for k, v in optimizers.items()}
         self.strategy = tf.distribute.get_strategy()
         # A variable, so the watchdog can change it and a checkpoint restores it.
         self.seed = tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="seed",
@@ -66,7 +69,8 @@ class TrainStep:
         with tf.GradientTape(persistent=True) as tape:
             losses, metrics = self.losses(batch, seed)
             averaged = {k: self._average(v) for k, v in losses.items()}
-        for name, loss in averaged.items():
+            scaled = {k: self.optimizers[k].scale_loss(v) for k, v in averaged.items()}
+        for name, loss in scaled.items():  # the optimizer unscales what it scaled
             variables = self.networks[name].trainable_variables
             grads = tape.gradient(loss, variables)
             self.optimizers[name].apply_gradients(zip(grads, variables))
