@@ -136,6 +136,9 @@ def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int =
     batches = iter(run.trainer.batches(0))
     step = run.trainer.step
     ganlib_s = _time(lambda: step(next(batches))["generator_loss"].numpy(), 5, repeats)
+    # the same step on one batch already in memory: what the input pipeline costs on top
+    fixed = next(batches)
+    no_data_s = _time(lambda: step(fixed)["generator_loss"].numpy(), 3, repeats)
     iteration, check, g, d = classic_keras_loop(cfg, images)
     check()
     classic_s = _time(iteration, 3, repeats)
@@ -148,6 +151,9 @@ def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int =
         "ganlib_images_per_s": round(cfg.batch_size / ganlib_s, 1),
         "classic_images_per_s": round(cfg.batch_size / classic_s, 1),
         "speedup": round(classic_s / ganlib_s, 2),
+        "step_ms_with_data": round(1000 * ganlib_s, 2),
+        "step_ms_without_data": round(1000 * no_data_s, 2),
+        "input_overhead": round(ganlib_s / no_data_s - 1, 3),  # target: under 0.05
         "step_gflop": round(flops / 1e9, 3),
         "step_gflops_per_s": round(achieved, 1),
         "matmul_gflops_per_s": round(peak, 1),

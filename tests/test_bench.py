@@ -116,8 +116,11 @@ def test_bench_step_runs_on_tiny_settings(monkeypatch):
     result = bench.bench_step(repeats=2, matmul_n=128)
     assert result["bench"] == "step" and result["batch_size"] == 16
     for key in ("ganlib_images_per_s", "classic_images_per_s", "speedup", "step_gflop",
-                "matmul_gflops_per_s", "matmul_efficiency"):
+                "matmul_gflops_per_s", "matmul_efficiency", "step_ms_with_data",
+                "step_ms_without_data"):
         assert result[key] > 0, key
+    expected = result["step_ms_with_data"] / result["step_ms_without_data"] - 1
+    assert result["input_overhead"] == pytest.approx(expected, abs=0.01)
 
 
 def test_every_lesson_has_one_target_and_unit():
@@ -163,10 +166,12 @@ def test_bench_all_table_lists_failures_and_bench_step():
               "step": {"batch_size": 64, "ganlib_images_per_s": 500.0,
                        "classic_images_per_s": 160.0, "speedup": 3.1,
                        "step_gflops_per_s": 50.0, "matmul_efficiency": 0.5,
-                       "matmul_gflops_per_s": 100.0}}
+                       "matmul_gflops_per_s": 100.0, "input_overhead": 0.021,
+                       "step_ms_with_data": 12.3, "step_ms_without_data": 12.05}}
     table = bench_all.markdown(report)
     assert "| dcgan | failed |" in table and "CPU: test" in table
     assert "ganlib 500 images/s, classic Keras loop 160 (3.1x)" in table
+    assert "input pipeline adds 2.1% to the step" in table
 
 
 def test_bench_all_names_the_lessons_when_one_is_unknown(capsys):
