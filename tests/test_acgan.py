@@ -1,12 +1,12 @@
 import contextlib
 import dataclasses
 import io
-import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_output import last_json
 
 from ganlib import cli, data, lessons, metrics
 from ganlib.lessons import acgan
@@ -180,9 +180,6 @@ def test_lesson_smoke_build_fit_sample_restore(tmp_path):
                                atol=1e-5)
 
 
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-
 
 def _cli(args) -> tuple[int, str]:
     buf = io.StringIO()
@@ -194,12 +191,12 @@ def _cli(args) -> tuple[int, str]:
 def test_cli_train_resume_and_sample_write_labels(tmp_path):
     run_dir = tmp_path / "acgan"
     code, out = _cli(["train", "acgan", "--out", str(run_dir), "--steps", "2", "--smoke"])
-    assert code == 0 and _last_json(out)["step"] == 2
+    assert code == 0 and last_json(out)["step"] == 2
     code, out = _cli(["train", "acgan", "--out", str(run_dir), "--resume", "--steps", "4"])
-    assert code == 0 and _last_json(out)["step"] == 4
+    assert code == 0 and last_json(out)["step"] == 4
     samples = tmp_path / "clothes.npz"
     code, out = _cli(["sample", str(run_dir), "--n", "25", "--out", str(samples)])
-    assert code == 0 and _last_json(out)["step"] == 4
+    assert code == 0 and last_json(out)["step"] == 4
     with np.load(samples) as f:
         assert sorted(f) == ["images", "labels"]
         images, labels = f["images"], f["labels"]

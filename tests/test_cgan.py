@@ -1,12 +1,12 @@
 import contextlib
 import dataclasses
 import io
-import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_output import last_json
 
 from ganlib import cli, data, lessons, metrics
 from ganlib.lessons import cgan
@@ -167,16 +167,13 @@ def test_lesson_smoke_build_and_fit(tmp_path):
     np.testing.assert_allclose(cgan.sample(again, [2, 0]), cgan.sample(run, [2, 0]), atol=1e-5)
 
 
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-
 
 def test_cli_train_and_sample_write_labels(tmp_path, capsys):
     run_dir = tmp_path / "cgan"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = cli.main(["train", "cgan", "--out", str(run_dir), "--steps", "2", "--smoke"])
-    assert code == 0 and _last_json(buf.getvalue())["step"] == 2
+    assert code == 0 and last_json(buf.getvalue())["step"] == 2
     out = tmp_path / "signs.npz"
     assert cli.main(["sample", str(run_dir), "--n", "10", "--out", str(out)]) == 0
     with np.load(out) as f:
@@ -186,7 +183,7 @@ def test_cli_train_and_sample_write_labels(tmp_path, capsys):
     np.testing.assert_array_equal(labels, np.arange(10) % 4)  # the classes in turn
     capsys.readouterr()
     assert cli.main(["evaluate", str(out), "--dataset", "traffic_signs"]) == 0
-    result = _last_json(capsys.readouterr().out)
+    result = last_json(capsys.readouterr().out)
     assert set(result["per_class"]) == set(result["coverage"]) == set(cgan.CLASS_NAMES)
     assert 0.0 <= result["intended_share"] <= 1.0 and result["real"]["intended_share"] > 0.9
 

@@ -4,14 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from cli_output import last_json
 
 from ganlib import cli, config
-
-
-def _last_json(out: str) -> dict:
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    assert lines, out
-    return json.loads(lines[-1])
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +17,7 @@ def sine_run(tmp_path_factory):
     with contextlib.redirect_stdout(buf):
         code = cli.main(["train", "sine", "--out", str(run_dir), "--steps", "100"])
     assert code == 0
-    return run_dir, _last_json(buf.getvalue())
+    return run_dir, last_json(buf.getvalue())
 
 
 def test_train_sine(sine_run):
@@ -38,7 +33,7 @@ def test_sample_and_evaluate_points(sine_run, tmp_path, capsys):
     run_dir, _ = sine_run
     out = tmp_path / "nested" / "f.npz"
     assert cli.main(["sample", str(run_dir), "--n", "50", "--out", str(out)]) == 0
-    printed = _last_json(capsys.readouterr().out)
+    printed = last_json(capsys.readouterr().out)
     assert printed == {"out": str(out), "n": 50, "step": 100, "checkpoint": "latest"}
     with np.load(out) as f:
         assert list(f) == ["points"]
@@ -137,7 +132,7 @@ def test_parser_rejects_two_budgets(tmp_path):
 def test_train_and_sample_dcgan(tmp_path, capsys):
     run_dir = tmp_path / "dcgan"
     assert cli.main(["train", "dcgan", "--out", str(run_dir), "--steps", "3"]) == 0
-    assert _last_json(capsys.readouterr().out)["step"] == 3
+    assert last_json(capsys.readouterr().out)["step"] == 3
     out = tmp_path / "images.npz"
     assert cli.main(["sample", str(run_dir), "--n", "20", "--out", str(out)]) == 0
     with np.load(out) as f:

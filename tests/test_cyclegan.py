@@ -1,12 +1,12 @@
 import contextlib
 import dataclasses
 import io
-import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_output import last_json
 
 from ganlib import cli, config, data, domain_metrics, lessons, metrics
 from ganlib.data import DatasetUnavailable, UnknownDataset, domains, shapes
@@ -326,16 +326,13 @@ def test_a_time_budget_needs_decay_steps(tmp_path):
     assert cyclegan.decay_window(dataclasses.replace(cfg, decay_steps=100)) == (50, 100)
 
 
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-
 
 def test_cli_train_and_translate_both_ways(tmp_path, capsys):
     run_dir = tmp_path / "cyclegan"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = cli.main(["train", "cyclegan", "--out", str(run_dir), "--steps", "2", "--smoke"])
-    assert code == 0 and _last_json(buf.getvalue())["step"] == 2
+    assert code == 0 and last_json(buf.getvalue())["step"] == 2
     test = domains.load_domains("shapes", "test", n=5)
     np.savez(tmp_path / "circles.npz", images=test.a)
     for direction in ("AtoB", "BtoA"):

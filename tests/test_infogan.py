@@ -1,13 +1,13 @@
 import contextlib
 import dataclasses
 import io
-import json
 import math
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_output import last_json
 
 from ganlib import bench, cli, data, lessons, metrics
 from ganlib.lessons import infogan
@@ -257,14 +257,11 @@ def _cli(args) -> tuple[int, str]:
     return code, buf.getvalue()
 
 
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-
 
 def test_cli_sample_writes_categories_as_labels_and_evaluate_matches_them(tmp_path):
     run_dir = tmp_path / "infogan"
     code, out = _cli(["train", "infogan", "--out", str(run_dir), "--steps", "2", "--smoke"])
-    assert code == 0 and _last_json(out)["step"] == 2
+    assert code == 0 and last_json(out)["step"] == 2
     samples = tmp_path / "codes.npz"
     code, out = _cli(["sample", str(run_dir), "--n", "30", "--out", str(samples)])
     assert code == 0
@@ -276,7 +273,7 @@ def test_cli_sample_writes_categories_as_labels_and_evaluate_matches_them(tmp_pa
     assert continuous.shape == (30, M) and np.abs(continuous).max() <= 1
     code, out = _cli(["evaluate", str(samples), "--dataset", "fashion_mnist"])
     assert code == 0
-    result = _last_json(out)
+    result = last_json(out)
     assert 0.0 < result["category_accuracy"] <= 1.0 and result["fid"] > 0
     assert "intended_share" not in result  # categories are not classes
     assert "fid" in result["real"]

@@ -4,13 +4,13 @@ the PatchGAN, the pix2pix step, pixel metrics, the lesson and `translate`."""
 import contextlib
 import dataclasses
 import io
-import json
 import tarfile
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_output import last_json
 from PIL import Image
 
 from ganlib import cli, data, lessons
@@ -391,16 +391,13 @@ def test_fashion_edges_lesson_is_scored_by_the_judge(tmp_path):
     assert result["pix2pix"]["fid"] > result["real_fid"] >= 0
 
 
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-
 
 def test_cli_train_and_translate(tmp_path, capsys):
     run_dir = tmp_path / "p2p"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = cli.main(["train", "pix2pix", "--out", str(run_dir), "--steps", "2", "--smoke"])
-    assert code == 0 and _last_json(buf.getvalue())["step"] == 2
+    assert code == 0 and last_json(buf.getvalue())["step"] == 2
     source, _ = split_pairs(render_pairs(3, size=32, seed=9))  # smoke runs are 32x32
     np.savez(tmp_path / "in.npz", images=source)
     out = tmp_path / "out.npz"

@@ -206,7 +206,9 @@ def save_config(cfg, run_dir: Path, lesson: str) -> None:
     tmp.replace(path)
 
 
-def load_config(run_dir) -> tuple[str, dict]:
+def _read_config(run_dir) -> dict:
+    """RUN_DIR/config.json as saved (lesson, precision and the Config's fields), or a clear
+    error for a missing or damaged file."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise FileNotFoundError(
@@ -215,17 +217,24 @@ def load_config(run_dir) -> tuple[str, dict]:
         )
     try:
         raw = json.loads(path.read_text())
-        raw.pop("precision", None)  # how it computes, not what it trains: saved_precision()
-        return raw.pop("lesson"), raw
-    except (json.JSONDecodeError, KeyError, AttributeError):
-        raise RunMismatch(f"{path} is damaged (not a ganlib run config). Train the run "
-                          "afresh, or restore the file.") from None
+        if isinstance(raw, dict) and "lesson" in raw:
+            return raw
+    except json.JSONDecodeError:
+        pass
+    raise RunMismatch(f"{path} is damaged (not a ganlib run config). Train the run "
+                      "afresh, or restore the file.")
+
+
+def load_config(run_dir) -> tuple[str, dict]:
+    """(lesson, the Config's fields) of the run in `run_dir`."""
+    raw = _read_config(run_dir)
+    raw.pop("precision", None)  # how it computes, not what it trains: saved_precision()
+    return raw.pop("lesson"), raw
 
 
 def saved_precision(run_dir) -> str:
     """The dtype policy a run was trained with (see `ganlib.precision`); restore it with that."""
-    load_config(run_dir)  # the same clear errors for a missing or damaged file
-    return json.loads((Path(run_dir) / "config.json").read_text()).get("precision", "float32")
+    return _read_config(run_dir).get("precision", "float32")
 
 
 def fit(run: Run) -> Run:
