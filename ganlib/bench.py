@@ -338,6 +338,20 @@ def bench_quality_sgan(minutes: float = 10.0, draws: int = 3, seed: int = 0) -> 
     }  # fmt: skip
 
 
+def bench_quality_losses(minutes: float = 2.0, seeds: int = 3, n: int = 5000) -> dict:
+    """Lesson 09: each loss variant trained `minutes` of training time per seed (0, 1, ...),
+    judge FID over training time (1000 samples, 6 times) and of n samples at the end; per
+    variant the median and range over seeds."""
+    from .lessons import loss_zoo
+
+    rows = loss_zoo.compare(seeds=range(seeds), out_dir=_scratch("quality-losses"),
+                            minutes=minutes, steps=None, n_final=n)
+    return {"bench": "quality-losses", "minutes_per_run": minutes, "n": n,
+            "dataset": loss_zoo.Config().dataset,
+            "summary": loss_zoo.summary(rows), "runs": rows,
+            "real_fid_floor": metrics.real_reference(loss_zoo.Config().dataset, n)["fid"]}
+
+
 def untrained_pix2pix_metrics(cfg, n: int | None = None) -> dict:
     """Pixel scores of lesson 07's U-Net as `cfg` builds it, before any training, on the test
     pairs (all, or n): the floor a trained run must beat."""

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import config as ganlib_config
 from . import lessons
-from .callbacks import Callback
+from .timed_scores import TimedScores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +74,8 @@ TARGETS = {
                       "notebook 07's full-run check on the default task, rendered maps"),
     "cyclegan": Target("target and position kept (worse direction)", ">=", 0.90,
                        "notebook 08's full-run check on the default task, shapes"),
+    "losses": Target("judge FID (10k)", "<=", 20.0,
+                     "set here for lesson 09's default run (WGAN-GP); the course states none"),
 }
 
 # What one "image" of images/s is, per lesson (every lesson counts batch_size per step).
@@ -84,6 +86,7 @@ UNITS = {
     "sgan": "unlabelled real images (plus as many labelled)",
     "pix2pix": "training pairs (pix2pix G, L1-only U-Net and D)",
     "cyclegan": "images of each domain (one A and one B)",
+    "losses": "generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",
 }
 
 
@@ -97,7 +100,7 @@ def _measurer(lesson: str, cfg, smoke: bool):
         from .lessons.sine import mean_abs_error
 
         return lambda run: (mean_abs_error(run.generator(), n=10_000, seed=cfg.seed + 1), {})
-    if lesson == "dcgan":
+    if lesson in ("dcgan", "losses"):
         n = 1000 if smoke else 10_000
 
         def dcgan_fid(run):
@@ -156,52 +159,21 @@ def _measurer(lesson: str, cfg, smoke: bool):
 
 
 # --- the worker: one lesson, one process -----------------------------------------------------
-class _Stop(Exception):
-    """Raised by `TargetWatch` to end training: target met or time budget spent."""
-
-
-class TargetWatch(Callback):
-    """Scores the run every `every_s` seconds of training (its clock paused while scoring), and
-    every `every_steps` steps if given, and stops it at the first score that meets `target`, or
-    after `budget_s` seconds."""
+class TargetWatch(TimedScores):
+    """`TimedScores` of a lesson's target metric that also stops at the first score meeting
+    `target`, which it keeps as `reached`."""
 
     def __init__(self, run, measure, target: Target, budget_s: float, every_s: float,
                  every_steps: int | None = None):
-        self.run, self.measure, self.target = run, measure, target
-        self.budget_s, self.every_s, self.every_steps = budget_s, every_s, every_steps
-        self.evaluations: list[dict] = []
+        self.target = target
         self.reached: dict | None = None
+        super().__init__(lambda: measure(run), budget_s, every_s, every_steps, stop=self._met)
 
-    def on_train_begin(self, trainer):
-        self._start, self._paused, self._next = time.perf_counter(), 0.0, self.every_s
-
-    def train_seconds(self) -> float:
-        return time.perf_counter() - self._start - self._paused
-
-    def evaluate(self, trainer) -> dict:
-        seconds = self.train_seconds()
-        began = time.perf_counter()
-        value, details = self.measure(self.run)
-        record = {"step": trainer.global_step, "train_seconds": round(seconds, 1),
-                  "value": round(float(value), 4), "met": self.target.met(float(value)),
-                  "eval_seconds": round(time.perf_counter() - began, 1), **details}
-        self._paused += time.perf_counter() - began
-        self.evaluations.append(record)
-        print(json.dumps({"evaluation": record}), file=sys.stderr, flush=True)
+    def _met(self, record: dict) -> bool:
+        record["met"] = self.target.met(record["value"])
         if record["met"] and self.reached is None:
             self.reached = record
-        return record
-
-    def on_step_end(self, trainer, logs):
-        seconds = self.train_seconds()
-        by_steps = bool(self.every_steps) and trainer.global_step % self.every_steps == 0
-        if seconds < self._next and seconds < self.budget_s and not by_steps:
-            return
-        self.evaluate(trainer)
-        if self.reached or seconds >= self.budget_s:
-            raise _Stop
-        while self._next <= seconds:
-            self._next += self.every_s
+        return record["met"]
 
 
 def peak_rss_mib() -> float:
@@ -266,16 +238,12 @@ def run_lesson(lesson: str, minutes: float, out: Path, evaluations: int = 8) -> 
     every_steps = max(1, cfg.steps // evaluations) if cfg.steps else None
     watch = TargetWatch(run, measure, target, budget_s, budget_s / evaluations, every_steps)
     run.trainer.callbacks.append(watch)  # last: it sees the step after EMA and the rest
-    try:
-        if cfg.steps is not None:  # a step budget (e.g. a schedule over it) ends the run too
-            run.trainer.fit(steps=cfg.steps)
-        else:  # the watch ends it; the trainer's own clock also counts the evaluations
-            run.trainer.fit(minutes=minutes * 10 + 10)
-    except _Stop:
-        pass
+    if cfg.steps is not None:  # a step budget (e.g. a schedule over it) ends the run too
+        run.trainer.fit(steps=cfg.steps)
+    else:  # the watch ends it; the trainer's own clock also counts the evaluations
+        run.trainer.fit(minutes=minutes * 10 + 10)
     train_seconds = watch.train_seconds()
-    if not watch.evaluations or watch.evaluations[-1]["step"] != run.trainer.global_step:
-        watch.evaluate(run.trainer)  # the step budget ended between two evaluations
+    watch.finish(run.trainer)  # the step budget may have ended between two evaluations
     run.trainer.callbacks.remove(watch)
     steps = run.trainer.global_step
     speed = step_images_per_s(run, min_seconds=1.0 if smoke else 10.0)

@@ -19,8 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix or "
-                                  "cyclegan")
+    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix, "
+                                  "cyclegan or losses")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -28,9 +28,9 @@ def _parser() -> argparse.ArgumentParser:
                             "saved settings (a budget option sets the new total)")
     start.add_argument("--fresh", action="store_true",
                        help="delete what RUN_DIR holds and start over")
-    t.add_argument("--dataset", help="dataset for image lessons (dcgan: fashion_mnist, mnist; "
-                                     "cgan: traffic_signs, gtsrb; infogan, acgan and sgan: "
-                                     "fashion_mnist, mnist; pix2pix: rendered_maps, maps, "
+    t.add_argument("--dataset", help="dataset for image lessons (dcgan, infogan, acgan, sgan "
+                                     "and losses: fashion_mnist, mnist; cgan: "
+                                     "traffic_signs, gtsrb; pix2pix: rendered_maps, maps, "
                                      "fashion_edges; cyclegan: shapes, sneakers_boots, "
                                      "horse2zebra and the other TFDS cycle_gan sets)")
     budget = t.add_mutually_exclusive_group()
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, help="the global batch (split among replicas)")
     t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     t.add_argument("--smoke", action="store_true", help="the tiny CI budget (as GANLIB_SMOKE=1)")
+    t.add_argument("--variant", help="losses: the loss to train (non_saturating, "
+                                     "least_squares, wgan_gp (default), hinge, hinge_sn)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any field of the lesson's Config, e.g. --set width=64 --set "
+                        "ema_decay=null (values are JSON; bare words are strings)")
     t.add_argument("--strategy", default="default",
                    choices=["default", "mirrored", "multiworker", "tpu"],
                    help="tf.distribute strategy: one device (default), every local GPU in "
@@ -78,11 +83,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="all: every lesson's images/s, peak memory and time to its target, "
                         "plus `step`")
     b.add_argument("lesson", nargs="?", help="quality: the lesson (default dcgan)")
-    b.add_argument("--minutes", type=float, default=10.0,
-                   help="training budget (all: per lesson)")
+    b.add_argument("--minutes", type=float,
+                   help="training budget (default 10; all: per lesson; losses: per run, "
+                        "default 2)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
-                   help="quality of infogan (seeds, median) and sgan (label draws, mean)")
+                   help="quality of infogan (seeds, median), sgan (label draws, mean) and "
+                        "losses (seeds per variant; --minutes is then per run, e.g. 2)")
     b.add_argument("--lessons", help="all: comma-separated lessons (default: every lesson)")
     b.add_argument("--out", type=Path, help="all: where bench_all.json and bench_all.md go "
                                             "(default: <output dir>/bench)")
@@ -117,6 +124,11 @@ def _train_config(args, module):
         raise ValueError("--checkpoint-every must be at least 1.")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    if args.variant and not hasattr(module, "variant"):
+        raise ValueError(f"lesson {args.lesson} has no --variant option (only losses has).")
+    if args.variant and args.resume:
+        raise ValueError("--variant contradicts --resume: a resumed run keeps the variant "
+                         f"saved in {args.out}/config.json.")
     if args.resume:
         if not _has_checkpoints(args.out):
             raise FileNotFoundError(f"--resume: {args.out} holds no checkpoint to resume from. "
@@ -141,10 +153,10 @@ def _train_config(args, module):
             raise FileExistsError(
                 f"{args.out} already holds a run. Add --resume to continue it, --fresh to "
                 "start over there, or choose another --out.")
-        cfg = module.Config()
+        cfg = module.variant(args.variant) if args.variant else module.Config()
         if args.smoke or config.settings().smoke:
             cfg = cfg.smoke()
-    changes = {}
+    changes = _set_options(args.set, cfg, args.resume)
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.dataset:
@@ -166,6 +178,35 @@ def _train_config(args, module):
         per_epoch = len(data.load(changes.get("dataset", name), "train")) // batch_size
         changes.update(steps=math.ceil(args.epochs * per_epoch), minutes=None)
     return dataclasses.replace(cfg, **changes)
+
+
+def _set_options(pairs: list[str], cfg, resume: bool) -> dict:
+    """`--set KEY=VALUE` pairs as Config changes, checked against the Config's fields."""
+    from .lessons.base import BUDGET_FIELDS
+
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    changes = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {pair!r}: give KEY=VALUE with KEY one of the lesson's "
+                             f"settings: {', '.join(sorted(fields))}.")
+        if resume and key not in BUDGET_FIELDS:
+            raise ValueError(f"--set {key} contradicts --resume: a resumed run keeps the "
+                             "settings it was trained with.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text  # a bare word: a string such as a loss's name
+        current = getattr(cfg, key)
+        numbers = (int, float)
+        if not (value is None or current is None or type(value) is type(current) or (
+                isinstance(current, float) and type(value) is int)):
+            raise ValueError(f"--set {pair!r}: {key} takes a {type(current).__name__} like "
+                             f"{json.dumps(current)}, not {json.dumps(value)}.")
+        changes[key] = float(value) if isinstance(current, float) and isinstance(
+            value, numbers) else value
+    return changes
 
 
 def train(args) -> int:
@@ -320,7 +361,8 @@ def evaluate(args) -> int:
 
 QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
                    "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan",
-                   "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan"}
+                   "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan",
+                   "losses": "bench_quality_losses"}
 
 
 def bench(args) -> int:
@@ -332,13 +374,14 @@ def bench(args) -> int:
         if args.lesson:
             return _fail(f"bench all takes its lessons as --lessons {args.lesson}[,...], not "
                          "as an argument.")
-        if args.minutes <= 0:
-            return _fail(f"--minutes must be positive, got {args.minutes}.")
+        minutes = 10.0 if args.minutes is None else args.minutes
+        if minutes <= 0:
+            return _fail(f"--minutes must be positive, got {minutes}.")
         if args.evaluations < 1:
             return _fail(f"--evaluations must be at least 1, got {args.evaluations}.")
         names = bench_all.parse_lessons(args.lessons)  # ValueError -> error: ..., exit 2
         out = args.out or config.settings().output_dir / "bench"
-        report = bench_all.bench_all(names, args.minutes, out, args.evaluations,
+        report = bench_all.bench_all(names, minutes, out, args.evaluations,
                                      step=not args.skip_step)
         failed = [r for r in [*report["lessons"], report.get("step", {})] if "error" in r]
         return 1 if failed else 0
@@ -347,9 +390,13 @@ def bench(args) -> int:
     elif (lesson := args.lesson or "dcgan") in QUALITY_BENCHES:
         if args.runs < 1:
             return _fail(f"--runs must be at least 1, got {args.runs}.")
-        runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs}}
+        if args.minutes is not None and args.minutes <= 0:
+            return _fail(f"--minutes must be positive, got {args.minutes}.")
+        runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs},
+                "losses": {"seeds": args.runs}}
         bench_fn = getattr(b, QUALITY_BENCHES[lesson])
-        b.print_json(bench_fn(args.minutes, **runs.get(lesson, {})))
+        budget = {} if args.minutes is None else {"minutes": args.minutes}
+        b.print_json(bench_fn(**budget, **runs.get(lesson, {})))
     else:
         return _fail(f"no quality benchmark for lesson {lesson!r} yet; "
                      f"use one of {', '.join(QUALITY_BENCHES)}.")

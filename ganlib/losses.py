@@ -3,8 +3,8 @@
 Each loss is a pair: `discriminator(real_logits, fake_logits)` and `generator(fake_logits)`,
 both returning per-example losses so a train step can average them over the global batch.
 Soft labels (one-sided smoothing) and noisy labels (random flips) are options of the
-discriminator loss, the GAN hacks lesson 02 lets learners switch on. InfoGAN's information
-terms (lesson 04) are at the end.
+discriminator loss, the GAN hacks lesson 02 lets learners switch on. The Wasserstein critic's
+gradient penalty (lesson 09) and InfoGAN's information terms (lesson 04) follow.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ def _flatten(logits):
 
 @dataclasses.dataclass(frozen=True)
 class AdversarialLoss:
-    """kind: 'non_saturating' (default), 'minimax' or 'least_squares'.
+    """kind: 'non_saturating' (default), 'minimax', 'least_squares', 'wasserstein' or 'hinge'.
 
     real_label: target for real images (0.9 is one-sided label smoothing).
     flip_prob:  chance that a discriminator target is flipped (noisy labels).
+    The last two kinds have no targets (D is a critic that scores, not a classifier), so
+    neither option applies to them. A Wasserstein critic needs a gradient penalty (or
+    spectral normalisation) to stay Lipschitz; see `gradient_penalty`.
     """
 
     kind: str = "non_saturating"
@@ -42,6 +45,19 @@ class AdversarialLoss:
             raise ValueError(f"Unknown loss {self.kind!r}; choose one of {', '.join(KINDS)}.")
         if not 0.0 <= self.flip_prob < 0.5:
             raise ValueError(f"flip_prob {self.flip_prob} must be in [0, 0.5).")
+        if self.kind in SCORE_KINDS and (self.real_label != 1.0 or self.flip_prob):
+            raise ValueError(f"the {self.kind} loss has no labels to smooth or flip; leave "
+                             "real_label at 1.0 and flip_prob at 0.")
+
+    def watchdog_limits(self) -> dict:
+        """The watchdog's `d_floor` and `g_ceiling` for this loss (None: not checked). A
+        Wasserstein critic's loss is unbounded both ways and G's hinge loss has no fixed
+        scale, so "D's loss near 0" or "G's loss above 20" says nothing about them."""
+        if self.kind == "wasserstein":
+            return {"d_floor": None, "g_ceiling": None}
+        if self.kind == "hinge":
+            return {"g_ceiling": None}
+        return {}
 
     def _targets(self, logits, value, seed):
         targets = tf.fill(tf.shape(logits), tf.constant(value, tf.float32))
@@ -69,6 +85,11 @@ class AdversarialLoss:
         return self._term(_flatten(logits), 0.0, seed)
 
     def _term(self, logits, target, seed):
+        sign = 1.0 if target == 0.0 else -1.0  # score kinds: +1 for fakes, -1 for reals
+        if self.kind == "wasserstein":  # the critic lowers fakes' scores, raises reals'
+            return tf.reduce_mean(sign * logits, axis=1)
+        if self.kind == "hinge":  # ... until reals score above 1 and fakes below -1
+            return tf.reduce_mean(tf.nn.relu(1.0 + sign * logits), axis=1)
         targets = self._targets(logits, target, seed)
         if self.kind == "least_squares":
             return tf.reduce_mean(0.5 * tf.square(logits - targets), axis=1)
@@ -81,12 +102,36 @@ class AdversarialLoss:
             per = _bce(tf.ones_like(fake), fake)
         elif self.kind == "minimax":  # minimise log(1 - D(G(z))): the original, saturating form
             per = -_bce(tf.zeros_like(fake), fake)
-        else:
+        elif self.kind == "least_squares":
             per = 0.5 * tf.square(fake - 1.0)
+        else:  # wasserstein and hinge: G raises the critic's score of its samples
+            per = -fake
         return tf.reduce_mean(per, axis=1)
 
 
-KINDS = ("non_saturating", "minimax", "least_squares")
+SCORE_KINDS = ("wasserstein", "hinge")
+KINDS = ("non_saturating", "minimax", "least_squares", *SCORE_KINDS)
+
+
+def gradient_penalty(critic, real, fake, seed):
+    """Per-example (|grad of critic at x| - 1)^2 at x = e * real + (1 - e) * fake, with e
+    uniform in [0, 1] per example (WGAN-GP, Gulrajani et al., 2017): it holds the critic's
+    slope near 1 on the lines between real and generated images, the Lipschitz bound the
+    Wasserstein distance needs, softly instead of by clipping weights. Multiply by a weight
+    (the paper's 10) and add it to the critic's loss."""
+    real = tf.cast(real, tf.float32)
+    fake = tf.stop_gradient(tf.cast(fake, tf.float32))
+    n = tf.shape(real)[0]
+    shape = tf.concat([[1], tf.ones([tf.rank(real) - 1], tf.int32)], 0)
+    e = replica_rows(lambda m: tf.random.stateless_uniform(
+        tf.concat([[m], shape[1:]], 0), seed), n)
+    between = e * real + (1.0 - e) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(between)
+        scores = tf.reduce_sum(tf.cast(critic(between, training=True), tf.float32))
+    grads = tf.reshape(tape.gradient(scores, between), [n, -1])
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)
+    return tf.square(norms - 1.0)
 
 
 # --- InfoGAN's mutual-information terms -------------------------------------------------------

@@ -47,6 +47,7 @@ class Trainer:
         self.healthy = True  # the watchdog clears it while a run looks like failing
         self._iterator = None
         self._rollback_reason = ""
+        self._stop_requested = False
 
     @property
     def global_step(self) -> int:
@@ -81,6 +82,7 @@ class Trainer:
         self._trim_history(self.global_step)
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        self._stop_requested = False
         deadline = time.monotonic() + 60 * minutes if minutes is not None else math.inf
         bar = keras.utils.Progbar(target) if self.progress else None
         start = time.monotonic()
@@ -94,7 +96,8 @@ class Trainer:
                 bar.update(step, [(k, v) for k, v in record.items()
                                   if k not in ("step", "seconds")])
 
-        while (target is None or self.global_step < target) and time.monotonic() < deadline:
+        while ((target is None or self.global_step < target) and time.monotonic() < deadline
+               and not self._stop_requested):
             if self._iterator is None:
                 self._iterator = iter(self._dataset(self.global_step))
             logs = self.step(next(self._iterator))
@@ -118,6 +121,10 @@ class Trainer:
         if bar:
             print()
         return self.history
+
+    def request_stop(self) -> None:
+        """End training after this step, as if its budget were spent (a callback's budget)."""
+        self._stop_requested = True
 
     # --- rollback (asked for by the watchdog) -------------------------------------------------
     def request_rollback(self, reason: str) -> None:

@@ -24,14 +24,15 @@ class TrainingDiverged(RuntimeError):
 class Watchdog(Callback):
     """Detect divergence or collapse for `patience` steps; roll back and retry.
 
-    d_floor:   discriminator loss below this counts as "D has won".
-    g_ceiling: generator loss above this counts as "G's loss explodes".
+    d_floor:   discriminator loss below this counts as "D has won" (None: not checked).
+    g_ceiling: generator loss above this counts as "G's loss explodes" (None: not checked).
     lr_factor: multiply every learning rate by this on each rollback (1.0 keeps them).
     Losses that are not finite trigger at once. Where a step logs `d_adversarial_loss` and
     `g_adversarial_loss` (its losses hold more than the adversarial game), those are checked.
     """
 
-    def __init__(self, patience: int = 200, d_floor: float = 1e-3, g_ceiling: float = 20.0,
+    def __init__(self, patience: int = 200, d_floor: float | None = 1e-3,
+                 g_ceiling: float | None = 20.0,
                  max_rollbacks: int = 3, lr_factor: float = 0.5,
                  d_key: str = "discriminator_loss", g_key: str = "generator_loss"):
         self.patience = patience
@@ -57,7 +58,8 @@ class Watchdog(Callback):
         # adversarial parts on their own: those say whether D has won
         d_key, g_key = (k if k in values else default
                         for k, default in zip(ADVERSARIAL_KEYS, (self.d_key, self.g_key)))
-        d, g = values.get(d_key), values.get(g_key)
+        d = values.get(d_key) if self.d_floor is not None else None
+        g = values.get(g_key) if self.g_ceiling is not None else None
         self._streaks["d"] = self._streaks["d"] + 1 if d is not None and d < self.d_floor else 0
         self._streaks["g"] = self._streaks["g"] + 1 if g is not None and g > self.g_ceiling else 0
         if self._streaks["d"] >= self.patience:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganlib.losses import KINDS, AdversarialLoss
+from ganlib.losses import KINDS, SCORE_KINDS, AdversarialLoss
 
 LN2 = math.log(2.0)
 
@@ -102,7 +102,7 @@ def test_no_flips_without_flip_prob():
     np.testing.assert_array_equal(per, np.zeros(1000))
 
 
-@pytest.mark.parametrize("kind", ["wasserstein", "NonSaturating", ""])
+@pytest.mark.parametrize("kind", ["wgan", "NonSaturating", ""])
 def test_unknown_kind(kind):
     with pytest.raises(ValueError, match="Unknown loss") as info:
         AdversarialLoss(kind)
@@ -116,7 +116,7 @@ def test_bad_flip_prob(p):
         AdversarialLoss(flip_prob=p)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in SCORE_KINDS])
 def test_discriminator_loss_is_its_real_and_fake_terms(kind):
     loss = AdversarialLoss(kind, real_label=0.9)
     real, fake = tf.constant([[0.5], [-2.0]]), tf.constant([[1.0], [3.0]])

@@ -15,6 +15,9 @@ from ganlib.models.resnet_generator import build_resnet_generator
 BUILDERS = {
     "dcgan_g": lambda: models.build_dcgan_generator(8, (28, 28, 1), 8),
     "dcgan_d": lambda: models.build_dcgan_discriminator((28, 28, 1), 8),
+    "critic_layer_norm": lambda: models.build_dcgan_discriminator((28, 28, 1), 8, norm="layer"),
+    "critic_sn": lambda: models.build_dcgan_discriminator((28, 28, 1), 8, norm="none",
+                                                          spectral_norm=True),
     "conditional_g": lambda: conditional.build_conditional_generator(8, 4, (32, 32, 3), 8),
     "projection_d": lambda: conditional.build_projection_discriminator((32, 32, 3), 4, 8),
     "infogan_g": lambda: infogan.build_infogan_generator(8, 10, 2, (28, 28, 1), 8),

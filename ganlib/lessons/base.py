@@ -85,7 +85,8 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
         ema = EMA(g, cfg.ema_decay)
         models["ema_generator"] = ema.model
         callbacks.append(ema)
-    callbacks.append(Watchdog())
+    loss = getattr(step, "loss", None)  # what "D has won" means depends on the loss
+    callbacks.append(Watchdog(**(loss.watchdog_limits() if loss is not None else {})))
     sampler = models.get("ema_generator", g)
     if snapshot_inputs is not None:
         noise = snapshot_inputs

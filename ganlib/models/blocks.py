@@ -7,7 +7,7 @@ from keras import layers
 
 from ..distribute import batch_norm_synchronized
 
-NORMS = ("batch", "instance", "none")
+NORMS = ("batch", "instance", "layer", "none")
 
 
 def gaussian_init(seed: int | None = None):
@@ -17,14 +17,28 @@ def gaussian_init(seed: int | None = None):
 
 def normalization(kind: str):
     """A normalisation layer by name: "batch", "instance" (per image and channel, as
-    pix2pix at batch size 1 and CycleGAN use) or "none" (returns None)."""
+    pix2pix at batch size 1 and CycleGAN use), "layer" (per image over all its features,
+    what WGAN-GP's critic uses, since batch norm would tie its per-image gradient penalty to
+    the rest of the batch) or "none" (returns None)."""
     if kind not in NORMS:
         raise ValueError(f"Unknown normalisation {kind!r}; choose one of {', '.join(NORMS)}.")
     if kind == "batch":
         return layers.BatchNormalization(momentum=0.9, synchronized=batch_norm_synchronized())
     if kind == "instance":  # one group per channel = instance normalisation
         return layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    if kind == "layer":  # one group for all channels = layer normalisation
+        return layers.GroupNormalization(groups=1, epsilon=1e-5)
     return None
+
+
+def spectral(layer):
+    """`layer` (a Conv2D or Dense) with spectral normalisation (Miyato et al., 2018): its
+    kernel divided by its largest singular value, estimated by one power iteration per
+    training call, so the layer stretches no input by more than 1. Keras's wrapper stores the
+    normalised kernel back in the layer (a projection after each step) rather than
+    differentiating through the division as the paper does."""
+    # the wrapper casts its output to its input's dtype: give it the layer's (a float32 logit)
+    return layers.SpectralNormalization(layer, power_iterations=1, dtype=layer.dtype_policy)
 
 
 def image_output(x):
@@ -34,17 +48,19 @@ def image_output(x):
 
 def conv_block(x, filters: int, *, transpose: bool = False, kernel_size: int = 4, strides: int = 2,
                norm: bool | str = True, activation: str = "leaky_relu", dropout: float = 0.0,
-               seed=None):
+               spectral_norm: bool = False, seed=None):
     """(Transposed) convolution -> optional normalisation -> activation -> optional dropout.
 
-    norm: True or "batch", "instance", False or "none". Kernel 4 with stride 2 keeps the
-    kernel divisible by the stride (no checkerboard).
+    norm: True or "batch", "instance", "layer", False or "none". Kernel 4 with stride 2
+    keeps the kernel divisible by the stride (no checkerboard). spectral_norm: wrap the
+    convolution in `spectral`.
     """
     kind = {True: "batch", False: "none"}.get(norm, norm)
     layer = normalization(kind)
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    x = conv(filters, kernel_size, strides=strides, padding="same", use_bias=layer is None,
-             kernel_initializer=gaussian_init(seed))(x)
+    conv = conv(filters, kernel_size, strides=strides, padding="same", use_bias=layer is None,
+                kernel_initializer=gaussian_init(seed))
+    x = (spectral(conv) if spectral_norm else conv)(x)
     if layer is not None:
         x = layer(x)
     x = activate(x, activation)

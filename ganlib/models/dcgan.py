@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init, image_output, normalization
+from .blocks import conv_block, gaussian_init, image_output, normalization, spectral
 
 
 def num_resamplings(size: int, smallest: int = 4) -> int:
@@ -50,13 +50,20 @@ def build_dcgan_generator(latent_dim: int = 128, image_shape=(28, 28, 1), width:
 
 
 def build_dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout: float = 0.0,
-                              seed: int | None = None, name: str = "discriminator") -> keras.Model:
-    """Image -> strided convs halving the side (no norm on the first) -> one logit."""
+                              seed: int | None = None, name: str = "discriminator",
+                              norm: str = "batch", spectral_norm: bool = False) -> keras.Model:
+    """Image -> strided convs halving the side (no norm on the first) -> one logit.
+
+    norm: "batch" (DCGAN), "layer" (a WGAN-GP critic) or "none"; spectral_norm: every
+    convolution and the final Dense spectrally normalised (SN-GAN, usually with norm "none").
+    """
     h, _, _ = _check_shape(image_shape)
     n = num_resamplings(h)
     image = keras.Input(image_shape, name="image")
     x = image
     for i in range(n):
-        x = conv_block(x, width * 2**i, norm=i > 0, dropout=dropout, seed=seed)
+        x = conv_block(x, width * 2**i, norm=norm if i > 0 else "none", dropout=dropout,
+                       spectral_norm=spectral_norm, seed=seed)
     x = layers.Flatten()(x)
-    return keras.Model(image, layers.Dense(1, name="logit", dtype="float32")(x), name=name)
+    logit = layers.Dense(1, name="logit", dtype="float32")
+    return keras.Model(image, (spectral(logit) if spectral_norm else logit)(x), name=name)

@@ -12,13 +12,22 @@ class TrainStep:
 
     networks:   {"generator": G, "discriminator": D, ...}
     optimizers: {name: optimizer} for each network that `losses()` returns a loss for.
+    repeats:    {name: n} for a network updated n times per step, the others once: WGAN's
+                critic, {"discriminator": 5}. The batch is then dealt into n equal parts
+                (rows i, i + n, ...), one per update (each a fresh batch, as in the paper),
+                and the networks updated once learn on the last part. The logs are means
+                over the parts.
     """
 
     def __init__(self, networks: dict, optimizers: dict, *, seed: int = 0,
-                 jit_compile: bool = False):
+                 jit_compile: bool = False, repeats: dict | None = None):
         missing = set(optimizers) - set(networks)
         if missing:
             raise ValueError(f"optimizers for unknown networks: {sorted(missing)}")
+        self.repeats = {k: int(v) for k, v in (repeats or {}).items()}
+        if set(self.repeats) - set(optimizers) or any(v < 1 for v in self.repeats.values()):
+            raise ValueError(f"repeats {repeats} must give networks with an optimizer at "
+                             "least 1 update each.")
         self.networks = dict(networks)
         # under mixed_float16, each optimizer scales its loss (see ganlib.precision)
         self.optimizers = {k: with_loss_scaling(v) for k, v in optimizers.items()}
@@ -62,20 +71,47 @@ class TrainStep:
         return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in per_replica.items()}
 
+    @property
+    def updates_per_step(self) -> int:
+        """How many parts a step splits its batch into (1 unless `repeats` asks for more)."""
+        return max(self.repeats.values(), default=1)
+
     def _replica_step(self, batch):
         # The same seed on every replica: per-example draws go through `replica_rows`, so
         # example i of the global batch gets the same noise on one device or on eight.
         seed = tf.stack([self.seed.read_value(), self.step.read_value()])
+        parts = self.updates_per_step
+        if parts == 1:
+            logs = self._update(batch, seed, list(self.optimizers))
+        else:  # part i updates the networks still owed an update; the last part, all of them
+            flat = tf.nest.flatten(batch)
+            rows = flat[0].shape[0]
+            if rows is not None and rows % parts:
+                raise ValueError(f"a batch of {rows} does not split into the {parts} parts "
+                                 f"this step updates on; use a multiple of {parts}.")
+            all_logs = []
+            for i in range(parts):
+                names = [k for k in self.optimizers if self.repeats.get(k, 1) >= parts - i]
+                # rows i, i + parts, ...: the same global rows on one device or several, since
+                # each replica holds a contiguous block of the global batch
+                piece = tf.nest.pack_sequence_as(batch, [x[i::parts] for x in flat])
+                part_seed = tf.random.experimental.stateless_fold_in(seed, i)
+                all_logs.append(self._update(piece, part_seed, names))
+            logs = {k: tf.add_n([one[k] for one in all_logs]) / parts for k in all_logs[0]}
+        self.step.assign_add(1)
+        return logs
+
+    def _update(self, batch, seed, names):
+        """One forward pass of `losses` and a gradient update of the networks in `names`."""
         with tf.GradientTape(persistent=True) as tape:
             losses, metrics = self.losses(batch, seed)
             averaged = {k: self._average(v) for k, v in losses.items()}
-            scaled = {k: self.optimizers[k].scale_loss(v) for k, v in averaged.items()}
+            scaled = {k: self.optimizers[k].scale_loss(averaged[k]) for k in names}
         for name, loss in scaled.items():  # the optimizer unscales what it scaled
             variables = self.networks[name].trainable_variables
             grads = tape.gradient(loss, variables)
             self.optimizers[name].apply_gradients(zip(grads, variables))
         del tape
-        self.step.assign_add(1)
         logs = {f"{k}_loss": v for k, v in averaged.items()}
         logs.update({k: self._average(v) for k, v in metrics.items()})
         return logs

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from ..distribute import replica_rows
-from ..losses import AdversarialLoss
+from ..losses import AdversarialLoss, gradient_penalty
 from .base import TrainStep
 
 
@@ -15,16 +15,23 @@ class GANStep(TrainStep):
 
     One forward pass of G and two of D serve both losses; D's gradient comes from its loss
     and G's from its own, through the same graph.
+    gradient_penalty: weight of WGAN-GP's penalty on D's slope (`losses.gradient_penalty`),
+        0 for none; critic_steps: D's updates per G update (see `TrainStep`'s `repeats`).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
                  g_optimizer, d_optimizer, loss: AdversarialLoss | None = None,
-                 seed: int = 0, jit_compile: bool = False):
+                 seed: int = 0, jit_compile: bool = False, gradient_penalty: float = 0.0,
+                 critic_steps: int = 1):
         self.loss = loss or AdversarialLoss()
         self.latent_dim = int(generator.inputs[0].shape[-1])
+        if gradient_penalty < 0:
+            raise ValueError(f"gradient_penalty {gradient_penalty} must be 0 or more.")
+        self.gradient_penalty = float(gradient_penalty)
         super().__init__({"generator": generator, "discriminator": discriminator},
                          {"generator": g_optimizer, "discriminator": d_optimizer},
-                         seed=seed, jit_compile=jit_compile)
+                         seed=seed, jit_compile=jit_compile,
+                         repeats={"discriminator": critic_steps})
 
     def losses(self, real, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
@@ -32,7 +39,14 @@ class GANStep(TrainStep):
         noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim],
                                                                   noise_seed), tf.shape(real)[0])
         fake = g(noise, training=True)
-        return self.adversarial(d(real, training=True), d(fake, training=True), label_seed)
+        losses, metrics = self.adversarial(d(real, training=True), d(fake, training=True),
+                                           label_seed)
+        if self.gradient_penalty:
+            mix_seed = tf.random.experimental.stateless_fold_in(label_seed, 1)
+            penalty = gradient_penalty(d, real, fake, mix_seed)
+            losses["discriminator"] = losses["discriminator"] + self.gradient_penalty * penalty
+            metrics["gradient_penalty"] = penalty
+        return losses, metrics
 
     def adversarial(self, real_logits, fake_logits, flip_seed):
         """Both networks' per-example losses, and D's accuracies, from D's logits."""

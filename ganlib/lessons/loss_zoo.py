@@ -1,0 +1,187 @@
+"""Lesson 09 (`losses`): lesson 02's DCGAN trained with each of the well-known GAN losses.
+
+One run trains one variant; `compare` trains several, each for the same training time and
+with the same seeds, and scores each with judge FID at regular intervals of training time
+(the clock paused while scoring), so the curves are FID over the time it cost to get there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .. import data, metrics
+from ..losses import AdversarialLoss
+from ..models import build_dcgan_discriminator, build_dcgan_generator
+from ..models.blocks import NORMS
+from ..steps import GANStep
+from ..timed_scores import TimedScores
+from . import dcgan
+from .base import Run, assemble, run_dir_for, seed_everything
+
+NAME = "losses"
+
+# Lesson 02's settings: each variant changes only what its paper changes.
+LESSON_02 = dict(loss="non_saturating", gradient_penalty=0.0, critic_steps=1, d_norm="batch",
+                 spectral_norm=False, lr=2e-4, beta_1=0.5, beta_2=0.999)
+VARIANTS = {
+    "non_saturating": {},  # Goodfellow et al. 2014, G maximises log D(G(z)); lesson 02
+    "least_squares": dict(loss="least_squares"),  # LSGAN, Mao et al. 2017
+    # WGAN-GP, Gulrajani et al. 2017: critic with layer norm, 5 critic steps, Adam(1e-4, 0, 0.9)
+    "wgan_gp": dict(loss="wasserstein", gradient_penalty=10.0, critic_steps=5, d_norm="layer",
+                    lr=1e-4, beta_1=0.0, beta_2=0.9),
+    "hinge": dict(loss="hinge"),  # Lim & Ye 2017; the loss of SN-GAN, SAGAN and BigGAN
+    # SN-GAN, Miyato et al. 2018: spectral norm in D instead of batch norm, hinge loss
+    "hinge_sn": dict(loss="hinge", spectral_norm=True, d_norm="none"),
+}
+
+
+@dataclasses.dataclass
+class Config(dcgan.Config):
+    """Lesson 02's knobs plus the loss's. The defaults are the `wgan_gp` variant; `variant`
+    gives the others. Two minutes per variant: the lesson trains five in about ten.
+
+    ema_decay is 0.99, not lesson 02's 0.999: at a few hundred generator steps (WGAN-GP makes
+    one per five critic steps) a 0.999 average would still hold most of the initial weights.
+    """
+
+    minutes: float | None = 2.0
+    loss: str = "wasserstein"
+    gradient_penalty: float = 10.0  # weight of WGAN-GP's penalty; 0 for none
+    critic_steps: int = 5  # D's updates per G update, each on a fresh batch
+    d_norm: str = "layer"  # D's normalisation: "batch", "layer" or "none"
+    spectral_norm: bool = False  # spectral normalisation of every layer of D
+    lr: float = 1e-4
+    beta_1: float = 0.0
+    beta_2: float = 0.9
+    ema_decay: float | None = 0.99
+    sample_every: int = 250
+    checkpoint_every: int = 500
+
+    def __post_init__(self):
+        if self.d_norm not in NORMS:
+            raise ValueError(f"Unknown d_norm {self.d_norm!r}; choose one of {', '.join(NORMS)}.")
+        if int(self.critic_steps) != self.critic_steps or self.critic_steps < 1:
+            raise ValueError(f"critic_steps must be a whole number >= 1, got "
+                             f"{self.critic_steps}.")
+        AdversarialLoss(self.loss, self.real_label, self.flip_prob)  # checks loss and labels
+
+    def smoke(self) -> Config:
+        return dataclasses.replace(super().smoke(), steps=60, sample_every=20,
+                                   checkpoint_every=40)
+
+
+def variant(name: str, **changes) -> Config:
+    """The config of variant `name` (see `VARIANTS`), with `changes` on top."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown variant {name!r}; choose one of {', '.join(VARIANTS)}.")
+    return Config(**{**LESSON_02, **VARIANTS[name], **changes})
+
+
+def name_of(cfg: Config) -> str:
+    """The variant a config is (or "custom")."""
+    settings = {k: getattr(cfg, k) for k in LESSON_02}
+    return next((name for name, v in VARIANTS.items() if settings == {**LESSON_02, **v}),
+                "custom")
+
+
+def build(cfg: Config, run_dir=None, fresh: bool = False, keep_best: bool = True) -> Run:
+    """Data, models, train step and callbacks of one variant's run (`fresh`: start over).
+
+    keep_best: keep the best checkpoint by judge FID every `sample_every` steps, as lesson 02
+    does; `compare` turns it off and scores by training time instead.
+    """
+    run_dir = run_dir_for(NAME, run_dir)
+    seed_everything(cfg.seed)
+    train = data.load(cfg.dataset, "train")
+    image_shape = train.x.shape[1:]
+    g = build_dcgan_generator(cfg.latent_dim, image_shape, cfg.width, seed=cfg.seed)
+    d = build_dcgan_discriminator(image_shape, cfg.width, dropout=cfg.d_dropout, seed=cfg.seed,
+                                  norm=cfg.d_norm, spectral_norm=cfg.spectral_norm)
+    options = dcgan.step_options(cfg)
+    options.update({f"{k}_optimizer": keras.optimizers.Adam(cfg.lr, cfg.beta_1, cfg.beta_2)
+                    for k in ("g", "d")})
+    step = GANStep(g, d, **options, gradient_penalty=cfg.gradient_penalty,
+                   critic_steps=cfg.critic_steps)
+    # each step takes critic_steps fresh batches, one per update of D
+    stream = functools.partial(data.batches, train.x, cfg.batch_size * cfg.critic_steps,
+                               cfg.seed)
+    return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True,
+                    score=dcgan.fid_score(cfg.dataset) if keep_best else None, fresh=fresh,
+                    batches=lambda start: stream(start_step=start))
+
+
+def train_and_score(run: Run, evaluations: int = 6, n_curve: int = 1000,
+                    n_final: int = 5000) -> dict:
+    """Train a built run for its budget, scoring its (EMA) generator by judge FID of `n_curve`
+    samples `evaluations` times, evenly over its training time (or its steps, for a step
+    budget); then judge `n_final` samples. A dict for `compare`'s table and plots."""
+    cfg = run.config
+    dataset = cfg.dataset
+    noise = np.random.default_rng(cfg.seed + 1).standard_normal((n_final, cfg.latent_dim))
+    noise = noise.astype("f4")
+
+    def fid_now():
+        images = run.generator().predict(noise[:n_curve], batch_size=500, verbose=0)
+        return metrics.fid_to_test(images, dataset), {}
+
+    budget_s = math.inf if cfg.minutes is None else 60 * cfg.minutes
+    every_steps = max(1, cfg.steps // evaluations) if cfg.steps else None
+    watch = TimedScores(fid_now, budget_s, budget_s / evaluations, every_steps, verbose=False)
+    run.trainer.callbacks.append(watch)
+    if cfg.steps is not None:
+        run.trainer.fit(steps=cfg.steps)
+    else:  # the watch ends the run; the trainer's own clock counts the scoring too
+        run.trainer.fit(minutes=cfg.minutes * 10 + 10)
+    watch.finish(run.trainer)
+    run.trainer.callbacks.remove(watch)
+    images = run.generator().predict(noise, batch_size=500, verbose=0)
+    final = metrics.image_metrics(images, dataset)
+    return {
+        "variant": name_of(cfg), "seed": cfg.seed, "steps": run.trainer.global_step,
+        "d_updates": run.trainer.global_step * cfg.critic_steps,
+        "train_seconds": round(watch.train_seconds(), 1),
+        "curve": [(e["train_seconds"], e["step"], e["value"]) for e in watch.evaluations],
+        "fid": final["fid"], "kid": final["kid"],
+        "class_entropy_bits": final["class_entropy_bits"],
+        "max_class_share": final["max_class_share"],
+        "rollbacks": sum(1 for e in run.events if e["event"] == "rollback"),
+        "n_final": n_final, "run_dir": str(run.run_dir),
+    }
+
+
+def compare(names=tuple(VARIANTS), seeds=(0,), out_dir=None, smoke: bool = False,
+            evaluations: int = 6, n_curve: int = 1000, n_final: int = 5000,
+            **changes) -> list[dict]:
+    """Train each variant in `names` once per seed (same budget, same seeds) into
+    `out_dir/<variant>-seed<k>`, afresh, and return `train_and_score`'s dict for each."""
+    out_dir = run_dir_for(NAME, out_dir)
+    rows = []
+    for name in names:
+        for seed in seeds:
+            cfg = variant(name, seed=seed, **changes)
+            if smoke:
+                cfg = cfg.smoke()
+            run = build(cfg, Path(out_dir) / f"{name}-seed{seed}", fresh=True, keep_best=False)
+            run.trainer.progress = False
+            rows.append(train_and_score(run, evaluations, n_curve, n_final))
+            print(f"{name} seed {seed}: FID {rows[-1]['fid']:.2f} after {rows[-1]['steps']} "
+                  f"steps in {rows[-1]['train_seconds']:.0f} s", flush=True)
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    """Per variant: FID (n_final) median, min and max over seeds, and steps in the budget."""
+    out = {}
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        fids = [r["fid"] for r in rows if r["variant"] == name]
+        steps = [r["steps"] for r in rows if r["variant"] == name]
+        out[name] = {"runs": len(fids), "fid_median": round(float(np.median(fids)), 3),
+                     "fid_min": round(min(fids), 3), "fid_max": round(max(fids), 3),
+                     "g_steps": int(np.median(steps))}
+    return out
