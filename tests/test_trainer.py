@@ -276,3 +276,46 @@ def test_a_time_budget_logs_the_last_step(make_trainer, run_dir):
     history = trainer.fit(minutes=0.02)
     assert 0 < trainer.global_step < 1000
     assert [r["step"] for r in history] == [trainer.global_step]
+
+
+def test_a_callback_can_end_training_like_a_spent_budget(make_trainer, run_dir):
+    """`request_stop` ends the run after that step: callbacks finish, the last step is
+    logged and checkpointed, and the next fit starts with no stop pending."""
+    ended = []
+
+    class StopAt(Callback):
+        def on_step_end(self, trainer, logs):
+            if trainer.global_step in (3, 5):
+                trainer.request_stop()
+
+        def on_train_end(self, trainer):
+            ended.append(trainer.global_step)
+
+    trainer, _, _ = make_trainer(run_dir, [StopAt()], log_every=1000,
+                                 checkpoints=Checkpoints(every=1000))
+    history = trainer.fit(steps=100)
+    assert trainer.global_step == 3 and ended == [3]
+    assert [r["step"] for r in history] == [3]
+    assert (run_dir / "checkpoints" / "ckpt-3.index").exists()
+    trainer.fit(steps=100)  # continues, and stops at the next request
+    assert trainer.global_step == 5 and ended == [3, 5]
+
+
+def test_timed_scores_pause_the_clock_and_stop_when_asked(make_trainer, run_dir):
+    import time
+
+    from ganlib.timed_scores import TimedScores
+
+    def slow_score():
+        time.sleep(0.2)
+        return 1.0, {"note": "x"}
+
+    watch = TimedScores(slow_score, budget_s=1e9, every_s=1e9, every_steps=2,
+                        stop=lambda record: record["step"] >= 4, verbose=False)
+    trainer, _, _ = make_trainer(run_dir, [watch])
+    trainer.fit(steps=100)
+    assert trainer.global_step == 4
+    assert [e["step"] for e in watch.evaluations] == [2, 4]
+    assert all(e["eval_seconds"] >= 0.2 and e["note"] == "x" for e in watch.evaluations)
+    # the scoring is not training time: both 0.2 s scores are left out of the clock
+    assert time.perf_counter() - watch._start - watch.train_seconds() >= 0.4
