@@ -222,7 +222,7 @@ def test_unet_shapes_and_dropout_stays_on_when_sampling():
     with pytest.raises(ValueError, match="does not fit"):
         build_unet_generator((32, 32, 1), 1, depth=6)
     with pytest.raises(ValueError, match="normalisation"):
-        build_unet_generator((32, 32, 3), norm="layer")
+        build_unet_generator((32, 32, 3), norm="group")
 
 
 def test_unet_skips_carry_detail_the_bottleneck_cannot():
