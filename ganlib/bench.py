@@ -426,5 +426,18 @@ def bench_quality_cyclegan(minutes: float = 10.0, datasets=("shapes", "sneakers_
             "generator": cfg.generator, "datasets": per_dataset}
 
 
+def bench_quality_srgan(minutes: float = 5.0, seed: int = 0) -> dict:
+    """Lesson 10 trained `minutes` with its defaults: bicubic, the MSE-only generator and SRGAN
+    scored on the 5,000 images of the first half of the test split (`srgan.evaluate`)."""
+    from .lessons import srgan
+
+    cfg = dataclasses.replace(srgan.Config(), minutes=minutes, steps=None, seed=seed)
+    run = srgan.build(cfg, run_dir=_scratch("quality-srgan"), fresh=True)
+    base.fit(run)
+    result = srgan.evaluate(run)
+    result["fid_ratio"] = round(result["srgan"]["fid"] / result["mse"]["fid"], 4)
+    return {"bench": "quality-srgan", "minutes": minutes, "seed": seed, **result}
+
+
 def print_json(result: dict) -> None:
     print(json.dumps(result), flush=True)

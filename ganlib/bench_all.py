@@ -76,6 +76,8 @@ TARGETS = {
                        "notebook 08's full-run check on the default task, shapes"),
     "losses": Target("judge FID (10k)", "<=", 20.0,
                      "set here for lesson 09's default run (WGAN-GP); the course states none"),
+    "srgan": Target("judge FID, SRGAN / MSE alone", "<=", 0.6,
+                    "notebook 10's full-run check (FID at most 60% of the MSE generator's)"),
 }
 
 # What one "image" of images/s is, per lesson (every lesson counts batch_size per step).
@@ -87,6 +89,7 @@ UNITS = {
     "pix2pix": "training pairs (pix2pix G, L1-only U-Net and D)",
     "cyclegan": "images of each domain (one A and one B)",
     "losses": "generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",
+    "srgan": "training images (SRGAN's G, the MSE-only G and D)",
 }
 
 
@@ -155,6 +158,16 @@ def _measurer(lesson: str, cfg, smoke: bool):
             return min(both.values()), {"metric": key, **both}
 
         return kept
+    if lesson == "srgan":
+        from .lessons.srgan import evaluate
+
+        def fid_ratio(run):
+            found = evaluate(run, n=200 if smoke else None)
+            ours, mse = found["srgan"], found["mse"]
+            return ours["fid"] / mse["fid"], {"fid": ours["fid"], "mse_fid": mse["fid"],
+                                              "psnr": ours["psnr"], "mse_psnr": mse["psnr"]}
+
+        return fid_ratio
     raise KeyError(f"no target metric for lesson {lesson!r}")
 
 

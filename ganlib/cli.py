@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
     t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix, "
-                                  "cyclegan or losses")
+                                  "cyclegan, losses or srgan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "and losses: fashion_mnist, mnist; cgan: "
                                      "traffic_signs, gtsrb; pix2pix: rendered_maps, maps, "
                                      "fashion_edges; cyclegan: shapes, sneakers_boots, "
-                                     "horse2zebra and the other TFDS cycle_gan sets)")
+                                     "horse2zebra and the other TFDS cycle_gan sets; srgan: "
+                                     "fashion_mnist, mnist)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
@@ -66,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the latest checkpoint, or the best by the lesson's score")
 
     tr = sub.add_parser("translate", help="map the `images` of an .npz through a trained "
-                                          "image-to-image generator (pix2pix, CycleGAN)")
+                                          "image-to-image generator (pix2pix, CycleGAN, "
+                                          "SRGAN)")
     tr.add_argument("run_dir", type=Path)
     tr.add_argument("--input", required=True, type=Path,
                     help=".npz with `images`, uint8 N x H x W x C of the size the run trained on")
@@ -85,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("lesson", nargs="?", help="quality: the lesson (default dcgan)")
     b.add_argument("--minutes", type=float,
                    help="training budget (default 10; all: per lesson; losses: per run, "
-                        "default 2)")
+                        "default 2; srgan: default 5)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
                    help="quality of infogan (seeds, median), sgan (label draws, mean) and "
@@ -317,7 +319,7 @@ def translate(args) -> int:
     module = lessons.get(name)
     if not hasattr(module, "translate"):
         return _fail(f"{args.run_dir} holds a {name!r} run, which does not translate images; "
-                     "translate runs pix2pix or cyclegan runs.")
+                     "translate runs pix2pix, cyclegan or srgan runs.")
     run = _restored_run(args.run_dir, args.checkpoint)
     out = module.translate(run, arrays["images"], direction=args.direction)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -362,7 +364,7 @@ def evaluate(args) -> int:
 QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
                    "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan",
                    "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan",
-                   "losses": "bench_quality_losses"}
+                   "losses": "bench_quality_losses", "srgan": "bench_quality_srgan"}
 
 
 def bench(args) -> int:

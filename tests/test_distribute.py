@@ -94,7 +94,8 @@ def test_worker_dir_is_the_run_dir_on_the_chief(tmp_path):
 # run must match the one-device run; sgan (Gaussian-noise layers) and pix2pix (dropout) draw
 # from Keras's per-replica RNG, so for them it must only train.
 SPECS = ["sine:compare", "dcgan:compare+restore", "cgan:compare", "infogan:compare",
-         "acgan:compare", "sgan", "pix2pix", "cyclegan:restore", "losses:compare"]
+         "acgan:compare", "sgan", "pix2pix", "cyclegan:restore", "losses:compare",
+         "srgan:compare"]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,9 @@ from .gan import GANStep, adversarial_losses
 from .infogan import InfoGANStep
 from .pix2pix import Pix2PixStep
 from .semi_supervised import SemiSupervisedGANStep
+from .srgan import SRGANStep
 
 __all__ = ["ACGANStep", "ConditionalGANStep", "CycleGANStep", "GANStep", "InfoGANStep",
-           "Pix2PixStep", "SemiSupervisedGANStep", "TrainStep", "adversarial_losses", "class_hits",
+           "Pix2PixStep", "SemiSupervisedGANStep", "SRGANStep",
+           "TrainStep", "adversarial_losses", "class_hits",
            "conditional_fakes", "other_labels"]

@@ -122,3 +122,16 @@ class TrainStep:
         global_batch = tf.cast(tf.shape(per_example)[0], tf.float32) * tf.cast(
             tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32)
         return tf.reduce_sum(per_example) / global_batch
+
+
+def generator_networks(generator, discriminator, g_optimizer, d_optimizer, baseline=None,
+                       baseline_optimizer=None, baseline_loss: str = "the pixel loss"):
+    """(networks, optimizers) of an image-to-image step: G and D, and optionally a baseline,
+    a copy of G trained in the same step on `baseline_loss` alone (pix2pix, SRGAN)."""
+    if (baseline is None) != (baseline_optimizer is None):
+        raise ValueError(f"give the {baseline_loss}-only baseline and its optimizer together.")
+    networks = {"generator": generator, "discriminator": discriminator}
+    optimizers = {"generator": g_optimizer, "discriminator": d_optimizer}
+    if baseline is not None:
+        networks["baseline"], optimizers["baseline"] = baseline, baseline_optimizer
+    return networks, optimizers

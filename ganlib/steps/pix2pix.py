@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from ..losses import AdversarialLoss, l1_per_example
-from .base import TrainStep
+from .base import TrainStep, generator_networks
 from .gan import adversarial_losses
 
 
@@ -31,14 +31,11 @@ class Pix2PixStep(TrainStep):
                              "(build_patchgan_discriminator with condition_shape).")
         if l1_weight < 0:
             raise ValueError(f"l1_weight {l1_weight} must be >= 0.")
-        if (baseline is None) != (baseline_optimizer is None):
-            raise ValueError("give the L1-only baseline and its optimizer together.")
+        networks, optimizers = generator_networks(generator, discriminator, g_optimizer,
+                                                  d_optimizer, baseline, baseline_optimizer,
+                                                  "L1")
         self.loss = loss or AdversarialLoss()
         self.l1_weight = float(l1_weight)
-        networks = {"generator": generator, "discriminator": discriminator}
-        optimizers = {"generator": g_optimizer, "discriminator": d_optimizer}
-        if baseline is not None:
-            networks["baseline"], optimizers["baseline"] = baseline, baseline_optimizer
         super().__init__(networks, optimizers, seed=seed, jit_compile=jit_compile)
 
     def losses(self, batch, seed):
