@@ -439,5 +439,25 @@ def bench_quality_srgan(minutes: float = 5.0, seed: int = 0) -> dict:
     return {"bench": "quality-srgan", "minutes": minutes, "seed": seed, **result}
 
 
+def bench_quality_stylegan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -> dict:
+    """Lesson 11 trained `minutes` with its defaults; judge FID of n samples cropped to 28 x 28
+    at psi 1 and 0.7 (`stylegan.evaluate`), next to the real-data floor and lesson 02's."""
+    from .lessons import stylegan
+
+    cfg = dataclasses.replace(stylegan.Config(), minutes=minutes, steps=None, seed=seed)
+    run = stylegan.build(cfg, run_dir=_scratch("quality-stylegan"), fresh=True)
+    run.trainer.progress = False
+    base.fit(run)
+    found = stylegan.evaluate(run, n=n, seed=seed + 3, psis=(1.0, 0.7))
+    ours, truncated, real = found["psi=1.0"], found["psi=0.7"], found["real (train)"]
+    return {
+        "bench": "quality-stylegan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
+        "seed": seed, "steps": run.trainer.global_step, "fid": ours["fid"],
+        "fid_psi_0.7": truncated["fid"], "class_entropy_bits": ours["class_entropy_bits"],
+        "max_class_share": ours["max_class_share"], "real_fid_floor": real["fid"],
+        "lesson_02_fid": stylegan.LESSON_02_FID,
+    }  # fmt: skip
+
+
 def print_json(result: dict) -> None:
     print(json.dumps(result), flush=True)

@@ -78,6 +78,8 @@ TARGETS = {
                      "set here for lesson 09's default run (WGAN-GP); the course states none"),
     "srgan": Target("judge FID, SRGAN / MSE alone", "<=", 0.6,
                     "notebook 10's full-run check (FID at most 60% of the MSE generator's)"),
+    "stylegan": Target("judge FID (10k, cropped to 28x28)", "<=", 10.0,
+                       "set here for lesson 11's default run; the course states none"),
 }
 
 # What one "image" of images/s is, per lesson (every lesson counts batch_size per step).
@@ -90,6 +92,7 @@ UNITS = {
     "cyclegan": "images of each domain (one A and one B)",
     "losses": "generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",
     "srgan": "training images (SRGAN's G, the MSE-only G and D)",
+    "stylegan": "real images (padded to 32 x 32)",
 }
 
 
@@ -103,11 +106,13 @@ def _measurer(lesson: str, cfg, smoke: bool):
         from .lessons.sine import mean_abs_error
 
         return lambda run: (mean_abs_error(run.generator(), n=10_000, seed=cfg.seed + 1), {})
-    if lesson in ("dcgan", "losses"):
+    if lesson in ("dcgan", "losses", "stylegan"):
         n = 1000 if smoke else 10_000
+        crop = getattr(lessons.get(lesson), "crop", lambda images: images)  # stylegan: 32 -> 28
 
         def dcgan_fid(run):
-            found = metrics.image_metrics(_sample(run.generator(), n, cfg.seed + 1), cfg.dataset)
+            images = crop(_sample(run.generator(), n, cfg.seed + 1))
+            found = metrics.image_metrics(images, cfg.dataset)
             return found["fid"], {"max_class_share": found["max_class_share"]}
 
         return dcgan_fid

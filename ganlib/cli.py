@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
     t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix, "
-                                  "cyclegan, losses or srgan")
+                                  "cyclegan, losses, srgan or stylegan")
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "and losses: fashion_mnist, mnist; cgan: "
                                      "traffic_signs, gtsrb; pix2pix: rendered_maps, maps, "
                                      "fashion_edges; cyclegan: shapes, sneakers_boots, "
-                                     "horse2zebra and the other TFDS cycle_gan sets; srgan: "
-                                     "fashion_mnist, mnist)")
+                                     "horse2zebra and the other TFDS cycle_gan sets; srgan "
+                                     "and stylegan: fashion_mnist, mnist)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
@@ -280,6 +280,9 @@ def sample(args) -> int:
     else:
         z = np.random.default_rng(args.seed).standard_normal((args.n, g.inputs[0].shape[-1]))
         out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
+    module = lessons.get(name)
+    if hasattr(module, "crop"):  # G draws a padded canvas (stylegan): the dataset's size back
+        out = module.crop(out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp.npz")
     if out.ndim == 4:
@@ -364,7 +367,8 @@ def evaluate(args) -> int:
 QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
                    "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan",
                    "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan",
-                   "losses": "bench_quality_losses", "srgan": "bench_quality_srgan"}
+                   "losses": "bench_quality_losses", "srgan": "bench_quality_srgan",
+                   "stylegan": "bench_quality_stylegan"}
 
 
 def bench(args) -> int:

@@ -70,9 +70,9 @@ def test_train_sine_with_a_dataset_fails(tmp_path, capsys):
 
 
 def test_unknown_lesson(tmp_path, capsys):
-    assert cli.main(["train", "stylegan", "--out", str(tmp_path / "r")]) == 2
+    assert cli.main(["train", "progan", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "stylegan" in err and "sine" in err and "dcgan" in err
+    assert "progan" in err and "sine" in err and "dcgan" in err
 
 
 def test_evaluate_without_images_or_points(tmp_path, capsys):

@@ -18,7 +18,7 @@ def _checkpoint_steps(run_dir):
 def test_get_lesson():
     assert lessons.get("sine") is sine and lessons.get("dcgan") is dcgan
     with pytest.raises(KeyError, match="sine"):
-        lessons.get("stylegan")
+        lessons.get("progan")
 
 
 def test_smoke_configs_are_tiny_and_use_steps():

@@ -49,12 +49,13 @@ class Config:
                                    checkpoint_every=100, log_every=10, ema_decay=0.9)
 
 
-def fid_score(dataset: str, n: int = 1000, seed: int = 0, codes=()):
+def fid_score(dataset: str, n: int = 1000, seed: int = 0, codes=(), crop=None):
     """Lesson 02's score, judge FID of `n` samples from fixed noise, if `dataset` has a judge.
 
     (None when it has none yet: the run then keeps no best checkpoint rather than stopping to
     train a judge.) FID at n=1000 is biased upwards but ranks checkpoints as well as at 10k.
     codes: G's further inputs after the noise (arrays of `n` rows), e.g. InfoGAN's codes.
+    crop: images -> the dataset's size, for a G that draws a larger canvas (lesson 11).
     """
     if not metrics.judge_available(dataset):
         print(f"No judge for {dataset} yet, so this run keeps no best checkpoint; "
@@ -65,7 +66,7 @@ def fid_score(dataset: str, n: int = 1000, seed: int = 0, codes=()):
         noise = np.random.default_rng(seed).standard_normal((n, generator.inputs[0].shape[-1]))
         inputs = [noise.astype("f4"), *codes] if len(codes) else noise.astype("f4")
         images = generator.predict(inputs, batch_size=500, verbose=0)
-        return metrics.fid_to_test(images, dataset)
+        return metrics.fid_to_test(images if crop is None else crop(images), dataset)
 
     return ("fid", fid)
 

@@ -25,8 +25,9 @@ from .infogan import InfoGANStep
 from .pix2pix import Pix2PixStep
 from .semi_supervised import SemiSupervisedGANStep
 from .srgan import SRGANStep
+from .stylegan import StyleGANStep
 
 __all__ = ["ACGANStep", "ConditionalGANStep", "CycleGANStep", "GANStep", "InfoGANStep",
-           "Pix2PixStep", "SemiSupervisedGANStep", "SRGANStep",
+           "Pix2PixStep", "SemiSupervisedGANStep", "SRGANStep", "StyleGANStep",
            "TrainStep", "adversarial_losses", "class_hits",
            "conditional_fakes", "other_labels"]
