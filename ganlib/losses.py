@@ -170,8 +170,14 @@ def category_information(logits):
     return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
 
 
-# --- reconstruction terms (pix2pix, CycleGAN) -------------------------------------------------
+# --- reconstruction terms (pix2pix, CycleGAN, SRGAN) ------------------------------------------
 def l1_per_example(target, output):
     """Mean absolute error of each example (images in [-1, 1])."""
     diff = tf.abs(tf.cast(target, tf.float32) - tf.cast(output, tf.float32))
     return tf.reduce_mean(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1)
+
+
+def mse_per_example(target, output):
+    """Mean squared error of each example, over all its other axes (images or feature maps)."""
+    diff = tf.cast(target, tf.float32) - tf.cast(output, tf.float32)
+    return tf.reduce_mean(tf.reshape(diff * diff, [tf.shape(diff)[0], -1]), axis=1)

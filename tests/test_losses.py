@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganlib.losses import KINDS, SCORE_KINDS, AdversarialLoss
+from ganlib.losses import KINDS, SCORE_KINDS, AdversarialLoss, l1_per_example, mse_per_example
 
 LN2 = math.log(2.0)
 
@@ -125,3 +125,14 @@ def test_discriminator_loss_is_its_real_and_fake_terms(kind):
     at_zero = (0.0, 0.5 * 0.9**2) if kind == "least_squares" else (LN2, LN2)
     assert float(loss.on_fake(col(0.0))[0]) == pytest.approx(at_zero[0], abs=1e-6)
     assert float(loss.on_real(col(0.0))[0]) == pytest.approx(at_zero[1], abs=1e-6)
+
+
+def test_reconstruction_terms_are_per_example_means():
+    target = np.zeros((2, 3, 3, 1), np.float32)
+    output = np.stack([np.full((3, 3, 1), 0.5), np.full((3, 3, 1), -2.0)]).astype(np.float32)
+    output[0, 0, 0, 0] = 2.0  # one pixel off by 2: the mean square sees it more than L1
+    np.testing.assert_allclose(l1_per_example(target, output), [(8 * 0.5 + 2) / 9, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(mse_per_example(target, output), [(8 * 0.25 + 4) / 9, 4.0],
+                               rtol=1e-6)
+    features = np.ones((2, 4), np.float32)  # feature vectors too (the SRGAN content loss)
+    np.testing.assert_allclose(mse_per_example(features, 0 * features), [1.0, 1.0])

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
-from ..losses import AdversarialLoss
+from ..losses import AdversarialLoss, mse_per_example
 from .base import TrainStep, generator_networks
 from .gan import GANStep, adversarial_losses
-
-
-def _mean_square(a, b):
-    """Per example, the mean squared difference over all other axes."""
-    d = tf.cast(a, tf.float32) - tf.cast(b, tf.float32)
-    return tf.reduce_mean(tf.reshape(d * d, [tf.shape(d)[0], -1]), axis=1)
 
 
 class SRGANStep(TrainStep):
@@ -55,7 +48,7 @@ class SRGANStep(TrainStep):
 
     def content(self, images, targets):
         """Per example, the mean squared distance between the features of images and targets."""
-        return _mean_square(self.features(images, training=False),
+        return mse_per_example(self.features(images, training=False),
                             self.features(targets, training=False))
 
     def losses(self, batch, seed):
@@ -65,7 +58,7 @@ class SRGANStep(TrainStep):
         adversarial, metrics = adversarial_losses(
             self.loss, d(high, training=True), d(fake, training=True), seed)
         content = self.content(fake, high)
-        pixel = _mean_square(fake, high)
+        pixel = mse_per_example(fake, high)
         generator = self.content_weight * content + self.pixel_weight * pixel
         if self.adversarial_weight:
             generator = generator + self.adversarial_weight * adversarial["generator"]
@@ -73,7 +66,7 @@ class SRGANStep(TrainStep):
         GANStep.log_adversarial(adversarial, metrics)
         metrics.update(content=content, mse=pixel)
         if "baseline" in self.networks:
-            baseline_mse = _mean_square(self.networks["baseline"](low, training=True), high)
+            baseline_mse = mse_per_example(self.networks["baseline"](low, training=True), high)
             losses["baseline"] = baseline_mse
             metrics["baseline_mse"] = baseline_mse
         return losses, metrics
