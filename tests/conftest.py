@@ -1,25 +1,17 @@
-"""Shared set-up: smoke budgets, a throw-away output directory, headless plots, tiny GANs."""
+"""Fixtures of the unit tests: tiny GANs, batches, run folders. The environment (smoke budgets,
+a throw-away output folder, headless plots) is set by the root conftest.py."""
 
-import os
 import tempfile
 
-os.environ.setdefault("GANLIB_SMOKE", "1")
-# Every run, sample and benchmark lands here, never in the repository (notebooks inherit it).
-os.environ["GANLIB_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="ganlib-tests-")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from ganlib import config  # noqa: E402
-from ganlib.data import write_idx  # noqa: E402
-from ganlib.models import build_dcgan_discriminator, build_dcgan_generator  # noqa: E402
-from ganlib.steps import GANStep  # noqa: E402
+from ganlib import config
+from ganlib.data import write_idx
+from ganlib.models import build_dcgan_discriminator, build_dcgan_generator
+from ganlib.steps import GANStep
 
 IMAGE_SHAPE = (28, 28, 1)
 LATENT_DIM = 8
