@@ -270,7 +270,8 @@ def test_cli_sample_writes_categories_as_labels_and_evaluate_matches_them(tmp_pa
         images, labels, continuous = f["images"], f["labels"], f["continuous"]
     assert images.shape == (30, *SHAPE) and images.dtype == np.uint8
     np.testing.assert_array_equal(labels, np.arange(30) % K)  # the categories in turn
-    assert continuous.shape == (30, M) and np.abs(continuous).max() <= 1
+    assert continuous.shape == (30, infogan.Config().num_continuous)
+    assert np.abs(continuous).max() <= 1
     code, out = _cli(["evaluate", str(samples), "--dataset", "fashion_mnist"])
     assert code == 0
     result = last_json(out)
