@@ -9,7 +9,7 @@ import pytest
 
 from ganlib import cli, lessons, models, precision
 from ganlib.lessons import dcgan
-from ganlib.models import auxiliary, classifier, conditional, infogan, patchgan, unet
+from ganlib.models import auxiliary, classifier, conditional, infogan, mlp, patchgan, unet
 from ganlib.models.resnet_generator import build_resnet_generator
 
 BUILDERS = {
@@ -26,6 +26,7 @@ BUILDERS = {
     "sgan_d": lambda: classifier.build_mlp_classifier_discriminator((28, 28, 1), 10),
     "sgan_conv_d": lambda: classifier.build_classifier_discriminator((28, 28, 1), 10),
     "mlp_g": lambda: models.build_mlp_generator(4, (8,), 2),
+    "mlp_image_g": lambda: mlp.build_mlp_image_generator(8, (28, 28, 1), (16,)),
     "mlp_d": lambda: models.build_mlp_discriminator(2, (8,)),
     "unet": lambda: unet.build_unet_generator((32, 32, 3), 3, 8),
     "resnet": lambda: build_resnet_generator((32, 32, 3), width=8),

@@ -135,3 +135,22 @@ def test_lesson_smoke_saves_classifiers_that_load(tmp_path):
         np.testing.assert_allclose(loaded.predict(x, verbose=0),
                                    classifier_of(run.models[name]).predict(x, verbose=0),
                                    atol=1e-5)
+
+
+def test_generator_option_picks_g_and_rejects_unknown_kinds(tmp_path):
+    from ganlib.models.mlp import build_mlp_image_generator
+
+    g = build_mlp_image_generator(16, SHAPE, hidden=(32,), seed=0)
+    assert g.output_shape == (None, *SHAPE)
+    images = np.asarray(g(np.random.default_rng(0).standard_normal((4, 16)), training=False))
+    assert images.min() >= -1 and images.max() <= 1  # tanh pixels
+    cfg = dataclasses.replace(sgan.Config().smoke(), width=8, latent_dim=16, batch_size=16)
+    assert cfg.generator == "mlp"
+    built = {kind: sgan.build(dataclasses.replace(cfg, generator=kind), tmp_path / kind)
+             for kind in ("mlp", "dcgan")}
+    dense_only = {kind: all(not isinstance(layer, keras.layers.Conv2DTranspose)
+                            for layer in run.models["generator"].layers)
+                  for kind, run in built.items()}
+    assert dense_only == {"mlp": True, "dcgan": False}
+    with pytest.raises(ValueError, match="generator 'big'.*'mlp' or 'dcgan'"):
+        sgan.Config(generator="big")
