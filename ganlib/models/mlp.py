@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import activate, image_output
+from .blocks import activate, image_output, normalization
 from .dcgan import _check_shape
 
 
@@ -40,6 +40,6 @@ def build_mlp_image_generator(latent_dim: int = 100, image_shape=(28, 28, 1),
     for units in hidden:
         x = layers.Dense(units, activation="softplus",
                          kernel_initializer=keras.initializers.HeNormal(seed))(x)
-        x = layers.BatchNormalization()(x)
+        x = normalization("batch")(x)
     x = layers.Dense(h * w * c, kernel_initializer=keras.initializers.GlorotUniform(seed))(x)
     return keras.Model(z, image_output(layers.Reshape((h, w, c))(x)), name=name)
