@@ -46,6 +46,7 @@ class Config(dcgan.Config):
     d_dropout: float = 0.3  # conv only: after each of D's (and the baseline's) conv blocks
     input_noise: float = 0.1  # conv only: std of Gaussian noise on D's input while training
     ema_decay: float | None = None  # the classifier is the product here, not G's samples
+    xla: bool = True  # measured on a CPU: with two MLPs, XLA's fused step is a little faster
 
     def __post_init__(self):
         if self.architecture not in ("mlp", "conv"):
