@@ -2,7 +2,8 @@
 
 `bench step`:    images/s of ganlib's DCGAN step vs the classic Keras loop (stacked G->D,
                  `trainable` toggled, `train_on_batch`), and the step's achieved GFLOP/s as a
-                 share of a large float32 matmul's GFLOP/s measured in the same run.
+                 share of a large matmul's GFLOP/s measured in the same run, in the step's
+                 compute dtype (float32, or bfloat16/float16 under mixed precision).
 `bench quality`: dcgan: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same
                  budget; cgan: lesson 03's intended-class share and per-class FID/KID
                  next to real signs; sgan: lesson 06's test accuracy against the labels-only
@@ -24,6 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from . import data, metrics
+from . import precision as precision_policy
 from .lessons import base, cgan, dcgan, infogan, sgan
 from .models import build_dcgan_discriminator, build_dcgan_generator
 
@@ -56,10 +58,10 @@ def gan_step_flops(g: keras.Model, d: keras.Model) -> int:
     return 3 * (forward_flops(g) + 2 * forward_flops(d))
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of a large float32 matmul on this machine, now."""
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
+def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: str = "float32") -> float:
+    """GFLOP/s of a large `dtype` matmul on this machine, now."""
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+    b = tf.cast(tf.random.normal([n, n]), dtype)
     mm = tf.function(tf.matmul)
     mm(a, b).numpy()
     start = time.perf_counter()
@@ -125,9 +127,20 @@ def classic_keras_loop(cfg: dcgan.Config, images: np.ndarray):
     return iteration, check, g, d
 
 
-def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int = 2048) -> dict:
+def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int = 2048,
+               precision: str = "float32") -> dict:
     """Images/s of ganlib's step and of the classic loop on lesson 02's models and batch,
-    and the step's GFLOP/s as a share of an n x n matmul's (`matmul_n`)."""
+    and the step's GFLOP/s as a share of an n x n matmul's (`matmul_n`), both computing in
+    `precision`'s compute dtype (see `ganlib.precision`)."""
+    before = precision_policy.current()
+    precision_policy.use(precision)  # the models below are built under it
+    try:
+        return _bench_step(batch_size, repeats, matmul_n, precision)
+    finally:
+        precision_policy.use(before)
+
+
+def _bench_step(batch_size, repeats, matmul_n, precision) -> dict:
     cfg = dcgan.Config()
     if batch_size:
         cfg = dataclasses.replace(cfg, batch_size=batch_size)
@@ -143,11 +156,14 @@ def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int =
     check()
     classic_s = _time(iteration, 3, repeats)
     flops = gan_step_flops(run.models["generator"], run.models["discriminator"]) * cfg.batch_size
-    peak = matmul_gflops(matmul_n)
+    compute_dtype = keras.DTypePolicy(precision).compute_dtype
+    peak = matmul_gflops(matmul_n, dtype=compute_dtype)
     achieved = flops / ganlib_s / 1e9
     return {
         "bench": "step",
         "batch_size": cfg.batch_size,
+        "precision": precision,
+        "xla": cfg.xla,
         "ganlib_images_per_s": round(cfg.batch_size / ganlib_s, 1),
         "classic_images_per_s": round(cfg.batch_size / classic_s, 1),
         "speedup": round(classic_s / ganlib_s, 2),
@@ -156,6 +172,7 @@ def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int =
         "input_overhead": round(ganlib_s / no_data_s - 1, 3),  # target: under 0.05
         "step_gflop": round(flops / 1e9, 3),
         "step_gflops_per_s": round(achieved, 1),
+        "matmul_dtype": compute_dtype,
         "matmul_gflops_per_s": round(peak, 1),
         "matmul_efficiency": round(achieved / peak, 3),
     }

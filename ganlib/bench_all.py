@@ -354,7 +354,8 @@ def markdown(report: dict) -> str:
                       f"{step['ganlib_images_per_s']:g} images/s, classic Keras loop "
                       f"{step['classic_images_per_s']:g} ({step['speedup']:g}x); "
                       f"{step['step_gflops_per_s']:g} GFLOP/s, {step['matmul_efficiency']:g} "
-                      f"of a float32 matmul's {step['matmul_gflops_per_s']:g} GFLOP/s; the "
+                      f"of a {step.get('matmul_dtype', 'float32')} matmul's "
+                      f"{step['matmul_gflops_per_s']:g} GFLOP/s; the "
                       f"input pipeline adds {100 * step['input_overhead']:.1f}% to the step "
                       f"({step['step_ms_with_data']:g} ms with data, "
                       f"{step['step_ms_without_data']:g} ms on a batch in memory)."]

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--evaluations", type=int, default=8,
                    help="all: evaluations of each lesson's target metric within --minutes")
     b.add_argument("--skip-step", action="store_true", help="all: leave out `bench step`")
+    b.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="step: the step's dtype policy, and the matmul it is compared with "
+                        "computes in the same dtype (default float32)")
 
     j = sub.add_parser("judge", help="train the judge classifier of a dataset into ganlib/judges")
     j.add_argument("--dataset", default="fashion_mnist")
@@ -374,6 +377,8 @@ QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
 def bench(args) -> int:
     from . import bench as b
 
+    if args.precision and args.what != "step":
+        return _fail(f"--precision is for `bench step`; `bench {args.what}` runs float32.")
     if args.what == "all":
         from . import bench_all
 
@@ -392,7 +397,7 @@ def bench(args) -> int:
         failed = [r for r in [*report["lessons"], report.get("step", {})] if "error" in r]
         return 1 if failed else 0
     if args.what == "step":
-        b.print_json(b.bench_step(args.batch_size))
+        b.print_json(b.bench_step(args.batch_size, precision=args.precision or "float32"))
     elif (lesson := args.lesson or "dcgan") in QUALITY_BENCHES:
         if args.runs < 1:
             return _fail(f"--runs must be at least 1, got {args.runs}.")

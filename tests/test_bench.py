@@ -105,15 +105,21 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
         100 * (result["mean_gan_accuracy"] - result["mean_baseline_accuracy"]), abs=0.02)
 
 
-def test_bench_step_runs_on_tiny_settings(monkeypatch):
-    """`bench step` end to end on tiny models: ganlib's step, the classic loop, the matmul."""
+@pytest.mark.parametrize("policy, matmul_dtype", [("float32", "float32"),
+                                                  ("mixed_bfloat16", "bfloat16")])
+def test_bench_step_runs_on_tiny_settings(monkeypatch, policy, matmul_dtype):
+    """`bench step` end to end on tiny models: ganlib's step, the classic loop, the matmul in
+    the step's compute dtype; the global dtype policy is left as it was."""
     import dataclasses
 
+    from ganlib import precision
     from ganlib.lessons import dcgan
 
     tiny = dataclasses.replace(dcgan.Config().smoke(), width=8, latent_dim=8, batch_size=16)
     monkeypatch.setattr(dcgan, "Config", lambda: tiny)
-    result = bench.bench_step(repeats=2, matmul_n=128)
+    result = bench.bench_step(repeats=2, matmul_n=128, precision=policy)
+    assert precision.current() == "float32"
+    assert (result["precision"], result["matmul_dtype"]) == (policy, matmul_dtype)
     assert result["bench"] == "step" and result["batch_size"] == 16
     for key in ("ganlib_images_per_s", "classic_images_per_s", "speedup", "step_gflop",
                 "matmul_gflops_per_s", "matmul_efficiency", "step_ms_with_data",
@@ -180,3 +186,10 @@ def test_bench_all_names_the_lessons_when_one_is_unknown(capsys):
     assert cli.main(["bench", "all", "--lessons", "sine,nope"]) == 2
     err = capsys.readouterr().err
     assert "'nope'" in err and "sine, dcgan, cgan" in err
+
+
+def test_precision_is_refused_outside_bench_step(capsys):
+    from ganlib import cli
+
+    assert cli.main(["bench", "quality", "dcgan", "--precision", "mixed_bfloat16"]) == 2
+    assert "--precision is for `bench step`" in capsys.readouterr().err
