@@ -13,6 +13,9 @@ import numpy as np
 
 from . import config
 
+# ganlib.precision.POLICIES, spelled out so that parsing arguments does not import Keras
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganlib", description=__doc__)
@@ -52,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="tf.distribute strategy: one device (default), every local GPU in "
                         "sync (mirrored), several machines (multiworker, roles from "
                         "TF_CONFIG) or a TPU; the batch size is the global batch")
-    t.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+    t.add_argument("--precision", choices=PRECISIONS,
                    help="mixed_float16 (GPU, with loss scaling) or mixed_bfloat16 (TPU, recent "
                         "CPUs) compute in 16 bits; weights and outputs stay float32 (default "
                         "float32; a resumed run keeps its own)")
@@ -98,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--evaluations", type=int, default=8,
                    help="all: evaluations of each lesson's target metric within --minutes")
     b.add_argument("--skip-step", action="store_true", help="all: leave out `bench step`")
-    b.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+    b.add_argument("--precision", choices=PRECISIONS,
                    help="step: the step's dtype policy, and the matmul it is compared with "
                         "computes in the same dtype (default float32)")
 

@@ -193,3 +193,9 @@ def test_precision_is_refused_outside_bench_step(capsys):
 
     assert cli.main(["bench", "quality", "dcgan", "--precision", "mixed_bfloat16"]) == 2
     assert "--precision is for `bench step`" in capsys.readouterr().err
+
+
+def test_cli_offers_exactly_the_precision_policies():
+    from ganlib import cli, precision
+
+    assert cli.PRECISIONS == precision.POLICIES
