@@ -3,7 +3,9 @@
 `bench step`:    images/s of ganlib's DCGAN step vs the classic Keras loop (stacked G->D,
                  `trainable` toggled, `train_on_batch`), and the step's achieved GFLOP/s as a
                  share of a large matmul's GFLOP/s measured in the same run, in the step's
-                 compute dtype (float32, or bfloat16/float16 under mixed precision).
+                 compute dtype (float32, or bfloat16/float16 under mixed precision); and
+                 the same for the step's heaviest layer run alone, the ceiling that the
+                 convolution library sets. Timings are the best of several rounds.
 `bench quality`: dcgan: lesson 02 vs a DCGAN written as in the TensorFlow tutorial, same
                  budget; cgan: lesson 03's intended-class share and per-class FID/KID
                  next to real signs; sgan: lesson 06's test accuracy against the labels-only
@@ -33,21 +35,23 @@ from .models import build_dcgan_discriminator, build_dcgan_generator
 # --- FLOPs ------------------------------------------------------------------------------------
 def forward_flops(model: keras.Model) -> int:
     """Multiply-adds x 2 of the Dense and convolution layers for one example."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += forward_flops(layer)
-        elif isinstance(layer, layers.Dense):
-            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-        elif isinstance(layer, layers.Conv2DTranspose):
-            h, w, cin = layer.input.shape[1:]
-            k1, k2, cout, _ = layer.kernel.shape
-            total += 2 * h * w * cin * cout * k1 * k2
-        elif isinstance(layer, layers.Conv2D):
-            h, w, cout = layer.output.shape[1:]
-            k1, k2, cin, _ = layer.kernel.shape
-            total += 2 * h * w * cin * cout * k1 * k2
-    return int(total)
+    return sum(forward_flops(layer) if isinstance(layer, keras.Model) else layer_flops(layer)
+               for layer in model.layers)
+
+
+def layer_flops(layer) -> int:
+    """Multiply-adds x 2 of one Dense or convolution layer for one example; 0 for others."""
+    if isinstance(layer, layers.Dense):
+        return int(2 * layer.kernel.shape[0] * layer.kernel.shape[1])
+    if isinstance(layer, layers.Conv2DTranspose):
+        h, w, cin = layer.input.shape[1:]
+        k1, k2, cout, _ = layer.kernel.shape
+        return int(2 * h * w * cin * cout * k1 * k2)
+    if isinstance(layer, layers.Conv2D):
+        h, w, cout = layer.output.shape[1:]
+        k1, k2, cin, _ = layer.kernel.shape
+        return int(2 * h * w * cin * cout * k1 * k2)
+    return 0
 
 
 def gan_step_flops(g: keras.Model, d: keras.Model) -> int:
@@ -58,27 +62,55 @@ def gan_step_flops(g: keras.Model, d: keras.Model) -> int:
     return 3 * (forward_flops(g) + 2 * forward_flops(d))
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: str = "float32") -> float:
-    """GFLOP/s of a large `dtype` matmul on this machine, now."""
+def matmul_gflops(n: int = 2048, rounds: int = 5, dtype: str = "float32") -> float:
+    """GFLOP/s of a large `dtype` matmul on this machine, now: the best of `rounds` rounds of
+    three, after two warm-up calls (a fresh process's first matmuls run up to a quarter
+    slower, which would flatter any ratio to this figure)."""
     a = tf.cast(tf.random.normal([n, n]), dtype)
     b = tf.cast(tf.random.normal([n, n]), dtype)
     mm = tf.function(tf.matmul)
-    mm(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        c = mm(a, b)
-    c.numpy()
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * n**3 / _best_seconds(lambda: mm(a, b).numpy(), 2, 3, rounds) / 1e9
+
+
+def layer_gflops(layer, batch_size: int, rounds: int = 5, repeats: int = 5) -> float:
+    """GFLOP/s of a fresh copy of `layer` alone, forward and backward (to its input and its
+    weights: 3 x its forward FLOPs) on a batch of its input's shape: the most a step made of
+    such layers could reach on this machine's convolution library."""
+    copy = layer.__class__.from_config(layer.get_config())
+    x = tf.cast(tf.random.normal([batch_size, *layer.input.shape[1:]]), copy.compute_dtype)
+    dy = tf.cast(tf.random.normal([batch_size, *layer.output.shape[1:]]), copy.compute_dtype)
+    copy.build(x.shape)
+
+    @tf.function  # x and dy as arguments: as constants, TF could fold the weights' gradient
+    def forward_backward(x, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = copy(x)
+        return tape.gradient(y, [x, *copy.trainable_variables], output_gradients=dy)
+
+    seconds = _best_seconds(lambda: [g.numpy() for g in forward_backward(x, dy)], 2, repeats,
+                            rounds)
+    return 3 * layer_flops(layer) * batch_size / seconds / 1e9
+
+
+def heaviest_layer(*models: keras.Model):
+    """The Dense or convolution layer with the most FLOPs among `models`' layers."""
+    return max((layer for model in models for layer in model.layers), key=layer_flops)
 
 
 # --- bench step -------------------------------------------------------------------------------
-def _time(fn, warmup: int, repeats: int) -> float:
+def _best_seconds(fn, warmup: int, repeats: int, rounds: int = 3) -> float:
+    """Seconds per call of `fn`: after `warmup` calls, the best of `rounds` rounds' means of
+    `repeats` calls (the least disturbed by other work on the machine, as `timeit` advises)."""
     for _ in range(warmup):
         fn()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
 
 
 def classic_keras_loop(cfg: dcgan.Config, images: np.ndarray):
@@ -148,17 +180,19 @@ def _bench_step(batch_size, repeats, matmul_n, precision) -> dict:
     run = dcgan.build(dataclasses.replace(cfg, ema_decay=None), run_dir=_scratch("bench-step"))
     batches = iter(run.trainer.batches(0))
     step = run.trainer.step
-    ganlib_s = _time(lambda: step(next(batches))["generator_loss"].numpy(), 5, repeats)
+    ganlib_s = _best_seconds(lambda: step(next(batches))["generator_loss"].numpy(), 5, repeats)
     # the same step on one batch already in memory: what the input pipeline costs on top
     fixed = next(batches)
-    no_data_s = _time(lambda: step(fixed)["generator_loss"].numpy(), 3, repeats)
+    no_data_s = _best_seconds(lambda: step(fixed)["generator_loss"].numpy(), 3, repeats)
     iteration, check, g, d = classic_keras_loop(cfg, images)
     check()
-    classic_s = _time(iteration, 3, repeats)
+    classic_s = _best_seconds(iteration, 3, repeats)
     flops = gan_step_flops(run.models["generator"], run.models["discriminator"]) * cfg.batch_size
     compute_dtype = keras.DTypePolicy(precision).compute_dtype
     peak = matmul_gflops(matmul_n, dtype=compute_dtype)
     achieved = flops / ganlib_s / 1e9
+    heaviest = heaviest_layer(run.models["generator"], run.models["discriminator"])
+    layer_rate = layer_gflops(heaviest, cfg.batch_size)
     return {
         "bench": "step",
         "batch_size": cfg.batch_size,
@@ -175,6 +209,11 @@ def _bench_step(batch_size, repeats, matmul_n, precision) -> dict:
         "matmul_dtype": compute_dtype,
         "matmul_gflops_per_s": round(peak, 1),
         "matmul_efficiency": round(achieved / peak, 3),
+        # the ceiling the convolution library sets: the step's heaviest layer run alone
+        "heaviest_layer": heaviest.name,
+        "heaviest_layer_gflops_per_s": round(layer_rate, 1),
+        "heaviest_layer_matmul_efficiency": round(layer_rate / peak, 3),
+        "step_share_of_heaviest_layer": round(achieved / layer_rate, 3),
     }
 
 

@@ -359,6 +359,11 @@ def markdown(report: dict) -> str:
                       f"input pipeline adds {100 * step['input_overhead']:.1f}% to the step "
                       f"({step['step_ms_with_data']:g} ms with data, "
                       f"{step['step_ms_without_data']:g} ms on a batch in memory)."]
+        if "heaviest_layer" in step:
+            lines += ["", f"The step's heaviest layer ({step['heaviest_layer']}) alone, forward "
+                          f"and backward: {step['heaviest_layer_gflops_per_s']:g} GFLOP/s, "
+                          f"{step['heaviest_layer_matmul_efficiency']:g} of the matmul; the step "
+                          f"reaches {step['step_share_of_heaviest_layer']:g} of that."]
     return "\n".join(lines) + "\n"
 
 

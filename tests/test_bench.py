@@ -123,8 +123,10 @@ def test_bench_step_runs_on_tiny_settings(monkeypatch, policy, matmul_dtype):
     assert result["bench"] == "step" and result["batch_size"] == 16
     for key in ("ganlib_images_per_s", "classic_images_per_s", "speedup", "step_gflop",
                 "matmul_gflops_per_s", "matmul_efficiency", "step_ms_with_data",
-                "step_ms_without_data"):
+                "step_ms_without_data", "heaviest_layer_gflops_per_s",
+                "heaviest_layer_matmul_efficiency", "step_share_of_heaviest_layer"):
         assert result[key] > 0, key
+    assert result["heaviest_layer"].startswith("conv2d_transpose")  # G's first, widest
     expected = result["step_ms_with_data"] / result["step_ms_without_data"] - 1
     assert result["input_overhead"] == pytest.approx(expected, abs=0.01)
 
@@ -173,11 +175,16 @@ def test_bench_all_table_lists_failures_and_bench_step():
                        "classic_images_per_s": 160.0, "speedup": 3.1,
                        "step_gflops_per_s": 50.0, "matmul_efficiency": 0.5,
                        "matmul_gflops_per_s": 100.0, "input_overhead": 0.021,
-                       "step_ms_with_data": 12.3, "step_ms_without_data": 12.05}}
+                       "step_ms_with_data": 12.3, "step_ms_without_data": 12.05,
+                       "heaviest_layer": "conv2d_transpose", "heaviest_layer_gflops_per_s": 80.0,
+                       "heaviest_layer_matmul_efficiency": 0.8,
+                       "step_share_of_heaviest_layer": 0.625}}
     table = bench_all.markdown(report)
     assert "| dcgan | failed |" in table and "CPU: test" in table
     assert "ganlib 500 images/s, classic Keras loop 160 (3.1x)" in table
     assert "input pipeline adds 2.1% to the step" in table
+    assert "(conv2d_transpose) alone, forward and backward: 80 GFLOP/s, 0.8 of" in table
+    assert "the step reaches 0.625 of that" in table
 
 
 def test_bench_all_names_the_lessons_when_one_is_unknown(capsys):
@@ -199,3 +206,15 @@ def test_cli_offers_exactly_the_precision_policies():
     from ganlib import cli, precision
 
     assert cli.PRECISIONS == precision.POLICIES
+
+
+def test_layer_gflops_of_a_convolution_and_the_heaviest_layer():
+    x = keras.Input((8, 8, 4))
+    small = layers.Conv2D(2, 3, padding="same")
+    big = layers.Conv2DTranspose(16, 4, strides=2, padding="same")
+    model = keras.Model(x, big(small(x)))
+    assert bench.layer_flops(big) > bench.layer_flops(small) > 0
+    assert bench.heaviest_layer(model) is big
+    assert bench.layer_flops(layers.ReLU()) == 0
+    rate = bench.layer_gflops(big, batch_size=4, rounds=1, repeats=2)
+    assert np.isfinite(rate) and rate > 0

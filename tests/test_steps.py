@@ -115,3 +115,25 @@ def test_trackables_hold_models_optimizers_and_counter(tiny_gan):
     assert objs["net_generator"] is g and objs["net_discriminator"] is d
     assert objs["opt_generator"] is step.optimizers["generator"]
     assert objs["step"] is step.step
+
+
+def test_a_loss_is_logged_nan_once_its_network_holds_nan():
+    """In a tf.function, oneDNN's fused batch norm + ReLU turns a NaN input into zeros, so a
+    generator whose first kernel is NaN can still produce finite images and losses; the step
+    reports the loss of a network with a non-finite weight as NaN, for the watchdog."""
+    from ganlib.steps.base import nan_unless_finite
+
+    finite, seed = tf.Variable([1.0, 2.0]), tf.Variable([3], dtype=tf.int64)
+    assert float(nan_unless_finite(tf.constant(0.5), [finite, seed])) == 0.5
+    for bad in (np.nan, np.inf):
+        broken = tf.Variable([1.0, bad])
+        assert np.isnan(float(nan_unless_finite(tf.constant(0.5), [finite, broken])))
+
+
+def test_a_nan_kernel_shows_in_the_generator_loss(tiny_gan, real_batch):
+    g, _, step = tiny_gan()
+    step(real_batch)
+    kernel = g.weights[0]
+    kernel.assign(np.full(kernel.shape, np.nan, "f4"))
+    logs = step(real_batch)
+    assert np.isnan(float(logs["generator_loss"]))

@@ -16,6 +16,7 @@ from ..models.patchgan import build_patchgan_discriminator
 from ..models.resnet_generator import build_resnet_generator
 from ..models.translate import translate as translate_images
 from ..models.unet import build_unet_generator, unet_depth
+from ..optimizers import FusedAdam
 from ..steps.cyclegan import CycleGANStep
 from .base import Run, assemble, run_dir_for, seed_everything
 
@@ -137,7 +138,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     d_b, d_a = (build_patchgan_discriminator(shape, None, cfg.d_width, cfg.d_strided_layers,
                                              norm="instance", name=name)
                 for name in ("discriminator", "discriminator_a"))
-    optimizers = {k: keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1)
+    optimizers = {k: FusedAdam(cfg.lr, beta_1=cfg.beta_1)
                   for k in ("generator", "generator_ba", "discriminator", "discriminator_a")}
     step = CycleGANStep(g, f, d_b, d_a, optimizers=optimizers,
                         loss=AdversarialLoss("least_squares"), cycle_weight=cfg.cycle_weight,

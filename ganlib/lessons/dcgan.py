@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
 from .. import data, metrics
 from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator, build_dcgan_generator
+from ..optimizers import FusedAdam
 from ..steps import GANStep
 from .base import Run, assemble, run_dir_for, seed_everything
 
@@ -75,8 +75,8 @@ def fid_score(dataset: str, n: int = 1000, seed: int = 0, codes=(), crop=None):
 def step_options(cfg: Config) -> dict:
     """The train step's optimizers, loss, seed and XLA switch from a config (lessons 02, 03)."""
     return dict(
-        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss, cfg.real_label, cfg.flip_prob),
         seed=cfg.seed, jit_compile=cfg.xla,
     )  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
 from .. import data, metrics
@@ -14,6 +13,7 @@ from ..models.infogan import (
     draw_codes,
     predict_categories,
 )
+from ..optimizers import FusedAdam
 from ..steps import InfoGANStep
 from . import dcgan
 from .base import Run, assemble, run_dir_for, seed_everything
@@ -64,7 +64,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
                                     cfg.width, cfg.q_units, dropout=cfg.d_dropout, seed=cfg.seed)
     options = dcgan.step_options(cfg)
     if cfg.g_lr is not None:
-        options["g_optimizer"] = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1)
+        options["g_optimizer"] = FusedAdam(cfg.g_lr, beta_1=cfg.beta_1)
     step = InfoGANStep(g, d, category_weight=cfg.category_weight,
                        continuous_weight=cfg.continuous_weight,
                        real_info_weight=cfg.real_info_weight, **options)

@@ -12,13 +12,13 @@ import functools
 import math
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from .. import data, metrics
 from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator, build_dcgan_generator
 from ..models.blocks import NORMS
+from ..optimizers import FusedAdam
 from ..steps import GANStep
 from ..timed_scores import TimedScores
 from . import dcgan
@@ -104,7 +104,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False, keep_best: bool = True
     d = build_dcgan_discriminator(image_shape, cfg.width, dropout=cfg.d_dropout, seed=cfg.seed,
                                   norm=cfg.d_norm, spectral_norm=cfg.spectral_norm)
     options = dcgan.step_options(cfg)
-    options.update({f"{k}_optimizer": keras.optimizers.Adam(cfg.lr, cfg.beta_1, cfg.beta_2)
+    options.update({f"{k}_optimizer": FusedAdam(cfg.lr, cfg.beta_1, cfg.beta_2)
                     for k in ("g", "d")})
     step = GANStep(g, d, **options, gradient_penalty=cfg.gradient_penalty,
                    critic_steps=cfg.critic_steps)

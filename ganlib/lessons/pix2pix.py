@@ -13,6 +13,7 @@ from ..losses import AdversarialLoss
 from ..models.patchgan import build_patchgan_discriminator, patch_size
 from ..models.translate import translate as run_generator
 from ..models.unet import build_unet_generator
+from ..optimizers import FusedAdam
 from ..pixel_metrics import pixel_metrics
 from ..steps import Pix2PixStep
 from .base import Run, assemble, run_dir_for, seed_everything
@@ -137,10 +138,10 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     g, d, baseline = build_networks(cfg, (source.shape[-1], target.shape[-1]))
     step = Pix2PixStep(
         g, d, l1_weight=cfg.l1_weight, loss=AdversarialLoss(cfg.loss),
-        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         baseline=baseline,
-        baseline_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1) if baseline else None,
+        baseline_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1) if baseline else None,
         seed=cfg.seed, jit_compile=cfg.xla)
 
     def batches(start):

@@ -18,6 +18,7 @@ from ..models.classifier import (
     classifier_of,
 )
 from ..models.mlp import build_mlp_image_generator
+from ..optimizers import FusedAdam
 from ..steps import SemiSupervisedGANStep
 from . import dcgan
 from .base import Run, assemble, load_labelled, run_dir_for, seed_everything
@@ -127,7 +128,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     step = SemiSupervisedGANStep(
         g, classifier("discriminator"), classifier("baseline"),
         g_optimizer=options["g_optimizer"], d_optimizer=options["d_optimizer"],
-        baseline_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        baseline_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         unsupervised_weight=cfg.unsupervised_weight, feature_matching=cfg.feature_matching,
         seed=cfg.seed, jit_compile=cfg.xla)
     run = assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True, fresh=fresh,

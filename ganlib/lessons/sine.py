@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
 from .. import data, metrics
 from ..losses import AdversarialLoss
 from ..models import build_mlp_discriminator, build_mlp_generator
+from ..optimizers import FusedAdam
 from ..steps import GANStep
 from .base import Run, assemble, run_dir_for, seed_everything
 
@@ -60,8 +60,8 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     d = build_mlp_discriminator(2, tuple(cfg.d_hidden), cfg.activation)
     step = GANStep(
         g, d,
-        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss), seed=cfg.seed, jit_compile=cfg.xla,
     )  # fmt: skip
     return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=1000, images=False,

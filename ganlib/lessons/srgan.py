@@ -14,6 +14,7 @@ from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator
 from ..models.srresnet import build_srresnet_generator
 from ..models.translate import translate as run_generator
+from ..optimizers import FusedAdam
 from ..pixel_metrics import pixel_metrics
 from ..steps.srgan import SRGANStep
 from .base import Run, assemble, run_dir_for, seed_everything
@@ -146,10 +147,10 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
         g, d, content_network(cfg), loss=AdversarialLoss(cfg.loss),
         content_weight=cfg.content_weight, pixel_weight=cfg.pixel_weight,
         adversarial_weight=cfg.adversarial_weight,
-        g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         baseline=baseline,
-        baseline_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1) if baseline else None,
+        baseline_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1) if baseline else None,
         seed=cfg.seed, jit_compile=cfg.xla)
     return assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=16, images=True,
                     score=score(cfg), fresh=fresh,

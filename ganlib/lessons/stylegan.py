@@ -17,6 +17,7 @@ from ..losses import AdversarialLoss
 from ..models import build_dcgan_discriminator
 from ..models import stylegan as sg
 from ..models.blocks import NORMS
+from ..optimizers import FusedAdam
 from ..steps.stylegan import StyleGANStep, check_options
 from . import dcgan
 from .base import Run, assemble, run_dir_for, seed_everything
@@ -110,8 +111,8 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     g = build_generator(cfg, image_shape)
     d = build_dcgan_discriminator(image_shape, cfg.d_width, seed=cfg.seed, norm=cfg.d_norm)
     step = StyleGANStep(
-        g, d, g_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
-        d_optimizer=keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta_1),
+        g, d, g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss), seed=cfg.seed, jit_compile=cfg.xla,
         mixing_prob=cfg.mixing_prob, r1_gamma=cfg.r1_gamma, w_avg_beta=cfg.w_avg_beta)
     return assemble(NAME, cfg, run_dir, step, images, n_snapshot=64, images=True,

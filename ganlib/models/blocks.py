@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from ..distribute import batch_norm_synchronized
+from .fused_batch_norm import FusedBatchNormalization
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -16,14 +17,15 @@ def gaussian_init(seed: int | None = None):
 
 
 def normalization(kind: str):
-    """A normalisation layer by name: "batch", "instance" (per image and channel, as
+    """A normalisation layer by name: "batch" (`FusedBatchNormalization`: Keras's layer
+    on TensorFlow's fused kernel), "instance" (per image and channel, as
     pix2pix at batch size 1 and CycleGAN use), "layer" (per image over all its features,
     what WGAN-GP's critic uses, since batch norm would tie its per-image gradient penalty to
     the rest of the batch) or "none" (returns None)."""
     if kind not in NORMS:
         raise ValueError(f"Unknown normalisation {kind!r}; choose one of {', '.join(NORMS)}.")
     if kind == "batch":
-        return layers.BatchNormalization(momentum=0.9, synchronized=batch_norm_synchronized())
+        return FusedBatchNormalization(momentum=0.9, synchronized=batch_norm_synchronized())
     if kind == "instance":  # one group per channel = instance normalisation
         return layers.GroupNormalization(groups=-1, epsilon=1e-5)
     if kind == "layer":  # one group for all channels = layer normalisation

@@ -112,6 +112,8 @@ class TrainStep:
             grads = tape.gradient(loss, variables)
             self.optimizers[name].apply_gradients(zip(grads, variables))
         del tape
+        for name in scaled:
+            averaged[name] = nan_unless_finite(averaged[name], self.networks[name].weights)
         logs = {f"{k}_loss": v for k, v in averaged.items()}
         logs.update({k: self._average(v) for k, v in metrics.items()})
         return logs
@@ -135,3 +137,16 @@ def generator_networks(generator, discriminator, g_optimizer, d_optimizer, basel
     if baseline is not None:
         networks["baseline"], optimizers["baseline"] = baseline, baseline_optimizer
     return networks, optimizers
+
+
+def nan_unless_finite(value, weights):
+    """`value`, or NaN if any of `weights` holds a NaN or an infinity.
+
+    A network's loss is logged this way after its update, so that the watchdog sees a
+    network gone non-finite even when its forward pass hid it: oneDNN's fused batch norm +
+    ReLU turns NaN inputs into zeros.
+    """
+    sums = [tf.reduce_sum(tf.cast(w, tf.float32)) for w in weights
+            if tf.as_dtype(w.dtype).is_floating]  # one NaN or inf makes its sum non-finite
+    finite = tf.math.is_finite(tf.add_n(sums)) if sums else tf.constant(True)
+    return tf.where(finite, value, tf.constant(float("nan"), value.dtype))
