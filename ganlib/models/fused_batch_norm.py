@@ -3,7 +3,7 @@
 Keras 3 computes a training batch's mean and variance, and their gradients, as a dozen
 separate element-wise ops; tf.keras 2 used one fused kernel (`fused=True`), which oneDNN
 runs in a pass or two over the tensor. On this course's 2-core CPU that is a sixth of the
-DCGAN step (40 -> 33 ms). Same variables, same maths: the output is normalised with the
+DCGAN step (40 -> 34 ms). Same variables, same maths: the output is normalised with the
 batch's biased variance and the moving averages are updated as Keras does; inference, masks,
 renorm, synchronised (multi-replica) statistics and XLA-compiled steps fall back to Keras's
 own code (XLA fuses that code itself; its fused batch norm made lesson 06's XLA step 7x slower).
