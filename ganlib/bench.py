@@ -35,8 +35,16 @@ from .models import build_dcgan_discriminator, build_dcgan_generator
 # --- FLOPs ------------------------------------------------------------------------------------
 def forward_flops(model: keras.Model) -> int:
     """Multiply-adds x 2 of the Dense and convolution layers for one example."""
-    return sum(forward_flops(layer) if isinstance(layer, keras.Model) else layer_flops(layer)
-               for layer in model.layers)
+    return sum(layer_flops(layer) for layer in leaf_layers(model))
+
+
+def leaf_layers(model: keras.Model):
+    """`model`'s layers, those of the models nested in it in their place."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer)
+        else:
+            yield layer
 
 
 def layer_flops(layer) -> int:
@@ -94,8 +102,9 @@ def layer_gflops(layer, batch_size: int, rounds: int = 5, repeats: int = 5) -> f
 
 
 def heaviest_layer(*models: keras.Model):
-    """The Dense or convolution layer with the most FLOPs among `models`' layers."""
-    return max((layer for model in models for layer in model.layers), key=layer_flops)
+    """The Dense or convolution layer with the most FLOPs among `models`' layers (nested
+    models' included)."""
+    return max((layer for model in models for layer in leaf_layers(model)), key=layer_flops)
 
 
 # --- bench step -------------------------------------------------------------------------------

@@ -215,6 +215,11 @@ def test_layer_gflops_of_a_convolution_and_the_heaviest_layer():
     model = keras.Model(x, big(small(x)))
     assert bench.layer_flops(big) > bench.layer_flops(small) > 0
     assert bench.heaviest_layer(model) is big
+    y = keras.Input((4,))
+    outer = keras.Model(y, model(layers.Reshape((8, 8, 4))(layers.Dense(256)(y))))
+    assert bench.heaviest_layer(outer) is big  # found inside the nested model
+    assert bench.forward_flops(outer) == (bench.layer_flops(outer.layers[1])
+                                          + bench.forward_flops(model))
     assert bench.layer_flops(layers.ReLU()) == 0
     rate = bench.layer_gflops(big, batch_size=4, rounds=1, repeats=2)
     assert np.isfinite(rate) and rate > 0
