@@ -30,9 +30,10 @@ class Config(dcgan.Config):
 
     latent_dim: int = 62  # noise, as in the paper's MNIST model; the codes come on top
     num_categories: int = 10  # the categorical code
-    # continuous codes, uniform in [-1, 1]. Q's test accuracy after 4000 steps, seeds 0/1/2:
-    # the paper's 2: 54.6/58.3/63.2% (seed 0's categories split classes by brightness);
-    # 4: 60.6/58.0/60.9%; 6: 49.9% (seed 0)
+    # continuous codes, uniform in [-1, 1]. Q's test accuracy after 4000 steps, seeds 0/1/2,
+    # XLA on: the paper's 2: 54.6/58.3/63.2% (seed 0's categories split classes by
+    # brightness); 4: 60.6/58.0/60.9%; 6: 49.9% (seed 0). XLA off (its random draws differ),
+    # 10 min: 64.1/49.0/46.0%; seeds 3/4 stall at ~48% either way (README)
     num_continuous: int = 4
     category_weight: float = 1.0  # weight of Q's categorical log-likelihood (the paper's 1)
     # ... and of its Gaussian log-likelihood, smaller as in the paper: at 1.0 the term, which
