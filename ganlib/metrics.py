@@ -21,6 +21,7 @@ from keras import layers
 from scipy import linalg
 
 from . import data
+from .models.blocks import layer_seeds
 
 JUDGE_DIR = Path(__file__).resolve().parent / "judges"
 
@@ -28,18 +29,21 @@ JUDGE_DIR = Path(__file__).resolve().parent / "judges"
 # --- the judge classifier -----------------------------------------------------------------
 def build_judge(image_shape=(28, 28, 1), num_classes: int = 10, seed: int = 0) -> keras.Model:
     """A small CNN; its 128-d `features` layer is the space FID and KID are measured in."""
-    init = keras.initializers.HeNormal(seed=seed)
+    seeds = layer_seeds(seed, "judge")
     image = keras.Input(image_shape, name="image")
     x = image
     for filters, stride in ((32, 1), (64, 2), (128, 2)):
         x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                          kernel_initializer=init)(x)
+                          kernel_initializer=keras.initializers.HeNormal(next(seeds)))(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2, seed=seed)(x)
-    features = layers.Dense(128, activation="relu", name="features", kernel_initializer=init)(x)
-    logits = layers.Dense(num_classes, name="logits")(layers.Dropout(0.2, seed=seed)(features))
+    x = layers.Dropout(0.2, seed=next(seeds))(x)
+    features = layers.Dense(128, activation="relu", name="features",
+                            kernel_initializer=keras.initializers.HeNormal(next(seeds)))(x)
+    x = layers.Dropout(0.2, seed=next(seeds))(features)
+    logits = layers.Dense(num_classes, name="logits",
+                          kernel_initializer=keras.initializers.GlorotUniform(next(seeds)))(x)
     return keras.Model(image, logits, name="judge")
 
 

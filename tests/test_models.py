@@ -8,7 +8,10 @@ from ganlib.models import (
     build_mlp_discriminator,
     build_mlp_generator,
 )
+from ganlib.models.classifier import build_mlp_classifier_discriminator
 from ganlib.models.dcgan import num_resamplings
+from ganlib.models.infogan import build_infogan_discriminator
+from ganlib.models.resnet_generator import build_resnet_generator
 
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
 
@@ -94,3 +97,30 @@ def test_seeded_builders_are_repeatable():
         np.testing.assert_array_equal(wa, wb)
     kernel = a.layers[1].get_weights()[0]
     assert abs(kernel.std() - 0.02) < 0.005  # DCGAN init N(0, 0.02)
+
+
+def _kernels(model):
+    return [w.numpy().ravel() for w in model.weights
+            if ("kernel" in w.path or "embeddings" in w.path) and w.numpy().size >= 16]
+
+
+@pytest.mark.parametrize("build", [
+    lambda seed: build_dcgan_generator(latent_dim=8, width=4, seed=seed),
+    lambda seed: build_dcgan_discriminator(width=4, seed=seed),
+    lambda seed: build_infogan_discriminator(width=4, q_units=16, num_continuous=2, seed=seed),
+    lambda seed: build_resnet_generator((16, 16, 3), width=4, n_blocks=3, seed=seed),
+    lambda seed: build_mlp_classifier_discriminator(hidden=(32, 32, 32), seed=seed),
+])  # fmt: skip
+def test_seeded_layers_start_from_their_own_numbers(build):
+    """One integer seed draws one stream whatever the shape: layers seeded alike would start
+    as copies (prefixes of each other). Each seeded layer gets its own seed, repeatably."""
+    a, b = build(5), build(5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    heads = [k[:16] for k in _kernels(a)]
+    assert len(heads) >= 3
+    for i in range(len(heads)):
+        for j in range(i):
+            assert not np.allclose(heads[i] / heads[i].std(), heads[j] / heads[j].std()), (i, j)
+    other = build(6)
+    assert not np.array_equal(a.get_weights()[0], other.get_weights()[0])

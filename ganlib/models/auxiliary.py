@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from .blocks import layer_seeds
 from .dcgan import build_dcgan_discriminator
 
 
@@ -21,10 +22,13 @@ def build_acgan_discriminator(image_shape=(28, 28, 1), num_classes: int = 10, wi
     """image -> [logit (N x 1), class_logits (N x num_classes)], on a DCGAN D's features."""
     if num_classes < 2:
         raise ValueError(f"an auxiliary classifier needs at least 2 classes, got {num_classes}.")
-    dcgan = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=seed)
+    seeds = layer_seeds(seed, name)
+    dcgan = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=next(seeds))
     # the same layers: the DCGAN D's input, its real/fake logit, and the features it reads
     features = dcgan.get_layer("logit").input
-    class_logits = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
+    class_logits = layers.Dense(num_classes, name="class_logits", dtype="float32",
+                                kernel_initializer=keras.initializers.GlorotUniform(
+                                    next(seeds)))(features)
     return keras.Model(dcgan.input, [dcgan.output, class_logits], name=name)
 
 

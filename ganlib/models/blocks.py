@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import zlib
+from collections.abc import Iterator
+
 import keras
+import numpy as np
 from keras import layers
 
 from ..distribute import batch_norm_synchronized
@@ -12,8 +17,24 @@ NORMS = ("batch", "instance", "layer", "none")
 
 
 def gaussian_init(seed: int | None = None):
-    """N(0, 0.02), the DCGAN paper's initialisation."""
+    """N(0, 0.02), the DCGAN paper's initialisation. Give each layer its own seed
+    (`layer_seeds`): one integer seed draws the same numbers for every layer."""
     return keras.initializers.RandomNormal(stddev=0.02, seed=seed)
+
+
+def layer_seeds(seed: int | None, model: str) -> Iterator[int | None]:
+    """Distinct seeds, one per layer, for the model named `model` built from `seed`.
+
+    A Keras initializer or noise layer given an integer seed draws the same stream of numbers
+    whatever the shape, so layers sharing one seed start as copies of each other (every
+    kernel a prefix of one sequence; a ResNet's residual blocks all equal). The stream is
+    reproducible from (seed, model); seed None gives None forever (unseeded layers).
+    """
+    if seed is None:
+        return itertools.repeat(None)
+    key = zlib.crc32(model.encode())
+    return (int(np.random.SeedSequence([int(seed) % 2**32, key, i]).generate_state(1)[0] >> 1)
+            for i in itertools.count())
 
 
 def normalization(kind: str):

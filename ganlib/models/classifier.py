@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init
+from .blocks import conv_block, gaussian_init, layer_seeds
 from .dcgan import _check_shape
 
 
@@ -26,13 +26,14 @@ def build_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int = 1
                                    name: str = "discriminator") -> keras.Model:
     """image in [-1, 1] -> [class logits (K), features]: three conv blocks, global pooling."""
     _check_shape(image_shape)
+    seeds = layer_seeds(seed, name)
     image = keras.Input(image_shape, name="image")
-    x = layers.GaussianNoise(input_noise, seed=seed)(image) if input_noise else image
+    x = layers.GaussianNoise(input_noise, seed=next(seeds))(image) if input_noise else image
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         x = conv_block(x, filters, strides=2 if i < 2 else 1, norm=False, dropout=dropout,
-                       seed=seed)
+                       seed=next(seeds))
     features = layers.GlobalAveragePooling2D(name="features", dtype="float32")(x)
-    logits = layers.Dense(num_classes, kernel_initializer=gaussian_init(seed),
+    logits = layers.Dense(num_classes, kernel_initializer=gaussian_init(next(seeds)),
                           name="class_logits", dtype="float32")(features)
     return keras.Model(image, [logits, features], name=name)
 
@@ -45,14 +46,17 @@ def build_mlp_classifier_discriminator(image_shape=(28, 28, 1), num_classes: int
     """image -> [class logits, features]: the Improved-GAN MNIST D, an MLP with Gaussian noise
     on its input and after every hidden layer; the features are the last hidden layer's."""
     _check_shape(image_shape)
+    seeds = layer_seeds(seed, name)
     image = keras.Input(image_shape, name="image")
     x = layers.Flatten()(image)
-    x = layers.GaussianNoise(input_noise, seed=seed)(x) if input_noise else x
+    x = layers.GaussianNoise(input_noise, seed=next(seeds))(x) if input_noise else x
     for units in hidden:
-        x = layers.Dense(units, activation="relu", kernel_initializer="he_normal")(x)
-        x = layers.GaussianNoise(hidden_noise, seed=seed)(x) if hidden_noise else x
+        x = layers.Dense(units, activation="relu",
+                         kernel_initializer=keras.initializers.HeNormal(next(seeds)))(x)
+        x = layers.GaussianNoise(hidden_noise, seed=next(seeds))(x) if hidden_noise else x
     features = layers.Identity(name="features", dtype="float32")(x)
-    logits = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
+    logits = layers.Dense(num_classes, name="class_logits", dtype="float32",
+                          kernel_initializer=keras.initializers.GlorotUniform(next(seeds)))(features)
     return keras.Model(image, [logits, features], name=name)
 
 

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from .blocks import layer_seeds
 from .dcgan import build_dcgan_discriminator, build_dcgan_generator
 
 
@@ -32,10 +33,11 @@ def build_conditional_generator(latent_dim: int = 64, num_classes: int = 4,
     # Small at first (noise is N(0, 1)): G learns to use the noise before the label can
     # drown it. Started as loud as the noise, the label set each class's look on its own and
     # G drew one sign per class whatever the noise (mode collapse).
+    seeds = layer_seeds(seed, name)
     embedding = layers.Embedding(num_classes, embed_dim, name="label_embedding",
                                  embeddings_initializer=keras.initializers.RandomNormal(
-                                     stddev=0.1, seed=seed))(label)
-    body = build_dcgan_generator(latent_dim + embed_dim, image_shape, width, seed=seed,
+                                     stddev=0.1, seed=next(seeds)))(label)
+    body = build_dcgan_generator(latent_dim + embed_dim, image_shape, width, seed=next(seeds),
                                  name="generator_body")
     x = layers.Concatenate(name="noise_and_label")([noise, embedding])
     return keras.Model([noise, label], body(x), name=name)
@@ -46,7 +48,8 @@ def build_projection_discriminator(image_shape=(32, 32, 3), num_classes: int = 4
                                    seed: int | None = None,
                                    name: str = "discriminator") -> keras.Model:
     """[image, label] -> logit = w.h(x) + b + e_label.h(x), h(x) a DCGAN D's features."""
-    body = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=seed,
+    seeds = layer_seeds(seed, name)
+    body = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=next(seeds),
                                      name="discriminator_body")
     # the same layers, also handing out the features the final Dense layer reads
     body = keras.Model(body.inputs, [body.get_layer("logit").input, body.output],
@@ -56,7 +59,7 @@ def build_projection_discriminator(image_shape=(32, 32, 3), num_classes: int = 4
     features, logit = body(image)
     class_vector = layers.Embedding(num_classes, features.shape[-1], name="class_projection",
                                     embeddings_initializer=keras.initializers.RandomNormal(
-                                        stddev=0.02, seed=seed))(label)
+                                        stddev=0.02, seed=next(seeds)))(label)
     projection = layers.Dot(axes=1, name="projection")([class_vector, features])
     logit = layers.Add(name="logit", dtype="float32")([logit, projection])
     return keras.Model([image, label], logit, name=name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init, image_output, normalization, spectral
+from .blocks import conv_block, gaussian_init, image_output, layer_seeds, normalization, spectral
 
 
 def num_resamplings(size: int, smallest: int = 4) -> int:
@@ -37,15 +37,17 @@ def build_dcgan_generator(latent_dim: int = 128, image_shape=(28, 28, 1), width:
     h, _, c = _check_shape(image_shape)
     n = num_resamplings(h)
     side = h // 2**n
+    seeds = layer_seeds(seed, name)
     z = keras.Input((latent_dim,), name="noise")
     x = layers.Dense(side * side * width * 2**n, use_bias=False,
-                     kernel_initializer=gaussian_init(seed))(z)
+                     kernel_initializer=gaussian_init(next(seeds)))(z)
     x = normalization("batch")(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((side, side, width * 2**n))(x)
     for i in range(n):
-        x = conv_block(x, width * 2 ** (n - 1 - i), transpose=True, activation="relu", seed=seed)
-    x = layers.Conv2D(c, 3, padding="same", kernel_initializer=gaussian_init(seed))(x)
+        x = conv_block(x, width * 2 ** (n - 1 - i), transpose=True, activation="relu",
+                       seed=next(seeds))
+    x = layers.Conv2D(c, 3, padding="same", kernel_initializer=gaussian_init(next(seeds)))(x)
     return keras.Model(z, image_output(x), name=name)
 
 
@@ -59,11 +61,13 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout:
     """
     h, _, _ = _check_shape(image_shape)
     n = num_resamplings(h)
+    seeds = layer_seeds(seed, name)
     image = keras.Input(image_shape, name="image")
     x = image
     for i in range(n):
         x = conv_block(x, width * 2**i, norm=norm if i > 0 else "none", dropout=dropout,
-                       spectral_norm=spectral_norm, seed=seed)
+                       spectral_norm=spectral_norm, seed=next(seeds))
     x = layers.Flatten()(x)
-    logit = layers.Dense(1, name="logit", dtype="float32")
+    logit = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(next(seeds)),
+                         name="logit", dtype="float32")
     return keras.Model(image, (spectral(logit) if spectral_norm else logit)(x), name=name)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .blocks import gaussian_init
+from .blocks import gaussian_init, layer_seeds
 from .conditional import check_labels
 from .dcgan import build_dcgan_discriminator, build_dcgan_generator
 
@@ -48,12 +48,14 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories: int = 1
                                 name: str = "discriminator") -> keras.Model:
     """image -> [logit, category_logits, continuous_mean, continuous_log_std] on a DCGAN D's
     features; Q is one hidden layer of `q_units` on those features, then the three heads."""
-    dcgan = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=seed)
+    seeds = layer_seeds(seed, name)
+    dcgan = build_dcgan_discriminator(image_shape, width, dropout=dropout, seed=next(seeds))
     features = dcgan.get_layer("logit").input
-    init = gaussian_init(seed)
-    h = layers.Dense(q_units, kernel_initializer=init, name="q_hidden")(features)
+    h = layers.Dense(q_units, kernel_initializer=gaussian_init(next(seeds)),
+                     name="q_hidden")(features)
     h = layers.LeakyReLU(0.2, name="q_lrelu")(h)
-    heads = [layers.Dense(n, kernel_initializer=init, name=out, dtype="float32")(h)
+    heads = [layers.Dense(n, kernel_initializer=gaussian_init(next(seeds)), name=out,
+                          dtype="float32")(h)
              for out, n in zip(OUTPUTS[1:], (num_categories, num_continuous, num_continuous))]
     return keras.Model(dcgan.input, [dcgan.output, *heads], name=name)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import activate, image_output, normalization
+from .blocks import activate, image_output, layer_seeds, normalization
 from .dcgan import _check_shape
 
 
@@ -35,11 +35,13 @@ def build_mlp_image_generator(latent_dim: int = 100, image_shape=(28, 28, 1),
     """Noise -> Dense, softplus, batch norm (per hidden layer) -> tanh pixels: the Improved-GAN
     MNIST generator (Salimans et al., 2016), about 1/70 of a DCGAN G's multiply-adds."""
     h, w, c = _check_shape(image_shape)
+    seeds = layer_seeds(seed, name)
     z = keras.Input((latent_dim,), name="noise")
     x = z
     for units in hidden:
         x = layers.Dense(units, activation="softplus",
-                         kernel_initializer=keras.initializers.HeNormal(seed))(x)
+                         kernel_initializer=keras.initializers.HeNormal(next(seeds)))(x)
         x = normalization("batch")(x)
-    x = layers.Dense(h * w * c, kernel_initializer=keras.initializers.GlorotUniform(seed))(x)
+    x = layers.Dense(h * w * c,
+                     kernel_initializer=keras.initializers.GlorotUniform(next(seeds)))(x)
     return keras.Model(z, image_output(layers.Reshape((h, w, c))(x)), name=name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init
+from .blocks import conv_block, gaussian_init, layer_seeds
 
 
 def patch_size(strided_layers: int = 3) -> int:
@@ -37,6 +37,7 @@ def build_patchgan_discriminator(image_shape=(64, 64, 3), condition_shape=None, 
     if side % 2**strided_layers:
         raise ValueError(f"{strided_layers} stride-2 layers need an image side divisible by "
                          f"{2**strided_layers}, got {side}; use fewer strided_layers.")
+    seeds = layer_seeds(seed, name)
     image = keras.Input(image_shape, name="image")
     inputs = [image]
     x = image
@@ -45,8 +46,8 @@ def build_patchgan_discriminator(image_shape=(64, 64, 3), condition_shape=None, 
         inputs = [source, image]
         x = layers.Concatenate()([source, image])
     for i in range(strided_layers):
-        x = conv_block(x, width * 2**i, norm=norm if i > 0 else "none", seed=seed)
-    x = conv_block(x, width * 2**strided_layers, strides=1, norm=norm, seed=seed)
-    logits = layers.Conv2D(1, 4, padding="same", kernel_initializer=gaussian_init(seed),
+        x = conv_block(x, width * 2**i, norm=norm if i > 0 else "none", seed=next(seeds))
+    x = conv_block(x, width * 2**strided_layers, strides=1, norm=norm, seed=next(seeds))
+    logits = layers.Conv2D(1, 4, padding="same", kernel_initializer=gaussian_init(next(seeds)),
                            name="patch_logits", dtype="float32")(x)
     return keras.Model(inputs if len(inputs) > 1 else image, logits, name=name)

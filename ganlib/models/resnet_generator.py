@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import gaussian_init, image_output, normalization
+from .blocks import gaussian_init, image_output, layer_seeds, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -53,10 +53,11 @@ def _conv(x, filters: int, kernel: int, seed, *, strides: int = 1, reflect: int 
 
 def residual_block(x, seed=None, norm: str = "instance"):
     """R{k}: two reflection-padded 3x3 convolutions with the same number of filters, added to
-    the input."""
+    the input. seed: the block's own (`layer_seeds`), the two convolutions derive theirs."""
     filters = int(x.shape[-1])
-    y = _conv(x, filters, 3, seed, reflect=1, norm=norm)
-    y = _conv(y, filters, 3, seed, reflect=1, norm=norm, relu=False)
+    seeds = layer_seeds(seed, "residual_block")
+    y = _conv(x, filters, 3, next(seeds), reflect=1, norm=norm)
+    y = _conv(y, filters, 3, next(seeds), reflect=1, norm=norm, relu=False)
     return layers.Add()([x, y])
 
 
@@ -77,13 +78,14 @@ def build_resnet_generator(image_shape=(256, 256, 3), out_channels: int | None =
                          f"divisible by 4 and at least 8, got {h} x {w}.")
     if n_blocks < 0 or width < 1:
         raise ValueError(f"n_blocks must be >= 0 and width >= 1, got {n_blocks} and {width}.")
+    seeds = layer_seeds(seed, name)
     source = keras.Input((h, w, c), name="source")
-    x = _conv(source, width, 7, seed, reflect=3, norm=norm)  # c7s1-64
-    x = _conv(x, 2 * width, 3, seed, strides=2, norm=norm)  # d128
-    x = _conv(x, 4 * width, 3, seed, strides=2, norm=norm)  # d256
+    x = _conv(source, width, 7, next(seeds), reflect=3, norm=norm)  # c7s1-64
+    x = _conv(x, 2 * width, 3, next(seeds), strides=2, norm=norm)  # d128
+    x = _conv(x, 4 * width, 3, next(seeds), strides=2, norm=norm)  # d256
     for _ in range(n_blocks):  # R256
-        x = residual_block(x, seed, norm)
-    x = _conv(x, 2 * width, 3, seed, strides=2, transpose=True, norm=norm)  # u128
-    x = _conv(x, width, 3, seed, strides=2, transpose=True, norm=norm)  # u64
-    x = _conv(x, out_channels or c, 7, seed, reflect=3, norm="none", relu=False)  # c7s1-3
+        x = residual_block(x, next(seeds), norm)
+    x = _conv(x, 2 * width, 3, next(seeds), strides=2, transpose=True, norm=norm)  # u128
+    x = _conv(x, width, 3, next(seeds), strides=2, transpose=True, norm=norm)  # u64
+    x = _conv(x, out_channels or c, 7, next(seeds), reflect=3, norm="none", relu=False)
     return keras.Model(source, image_output(x), name=name)

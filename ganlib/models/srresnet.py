@@ -15,7 +15,7 @@ import math
 import keras
 from keras import layers
 
-from .blocks import gaussian_init, image_output, normalization
+from .blocks import gaussian_init, image_output, layer_seeds, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -59,14 +59,16 @@ def build_srresnet_generator(input_shape=(7, 7, 1), scale: int = 4, width: int =
         raise ValueError(f"scale {scale} must be a power of 2 (2, 4, ...).")
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
         raise ValueError(f"input_shape {tuple(input_shape)} is not H x W x C with C 1 or 3.")
+    seeds = layer_seeds(seed, name)
     low = keras.Input(input_shape, name="low_resolution")
-    x = skip = _conv(low, width, 5, seed, prelu=True)
+    x = skip = _conv(low, width, 5, next(seeds), prelu=True)
     for _ in range(blocks):
-        y = _conv(x, width, 3, seed, norm=norm, prelu=True)
-        x = layers.Add()([x, _conv(y, width, 3, seed, norm=norm)])
-    x = layers.Add()([skip, _conv(x, width, 3, seed, norm=norm)])
+        y = _conv(x, width, 3, next(seeds), norm=norm, prelu=True)
+        x = layers.Add()([x, _conv(y, width, 3, next(seeds), norm=norm)])
+    x = layers.Add()([skip, _conv(x, width, 3, next(seeds), norm=norm)])
     for _ in range(int(math.log2(scale))):
-        x = SubPixelUpsampling(2)(_conv(x, 4 * width, 3, seed))
+        x = SubPixelUpsampling(2)(_conv(x, 4 * width, 3, next(seeds)))
         x = layers.PReLU(shared_axes=[1, 2])(x)
-    x = layers.Conv2D(input_shape[-1], 5, padding="same", kernel_initializer=gaussian_init(seed))(x)
+    x = layers.Conv2D(input_shape[-1], 5, padding="same",
+                      kernel_initializer=gaussian_init(next(seeds)))(x)
     return keras.Model(low, image_output(x), name=name)

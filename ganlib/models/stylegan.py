@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .blocks import image_output
+from .blocks import image_output, layer_seeds
 
 SMALLEST = 4
 
@@ -47,12 +47,13 @@ class ScaledDense(layers.Dense):
     LeakyReLU keeps the activations' scale through the layers (He initialisation)."""
 
     def __init__(self, units, lr_mul: float = 1.0, bias_init: float = 0.0, gain: float = 1.0,
-                 **kwargs):
+                 seed: int | None = None, **kwargs):
         kwargs.pop("kernel_initializer", None)
         kwargs.pop("bias_initializer", None)
         super().__init__(units, kernel_initializer=keras.initializers.RandomNormal(
-            stddev=1.0 / lr_mul), bias_initializer=keras.initializers.Constant(
+            stddev=1.0 / lr_mul, seed=seed), bias_initializer=keras.initializers.Constant(
                 bias_init / lr_mul), **kwargs)
+        self.seed = seed
         self.lr_mul = float(lr_mul)
         self.bias_init = float(bias_init)
         self.gain = float(gain)
@@ -70,7 +71,7 @@ class ScaledDense(layers.Dense):
         for key in ("kernel_initializer", "bias_initializer"):
             config.pop(key, None)
         return {**config, "lr_mul": self.lr_mul, "bias_init": self.bias_init,
-                "gain": self.gain}
+                "gain": self.gain, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -120,6 +121,8 @@ class ModulatedConv2D(layers.Layer):
         in_channels, w_dim = int(x_shape[-1]), int(w_shape[-1])
         k = self.kernel_size
         fan_in = k * k * in_channels
+        # the affine kernel must not repeat the kernel's numbers (one seed, one stream)
+        affine_seed = next(layer_seeds(self.seed, "affine"))
         self.kernel = self.add_weight(
             shape=(k, k, in_channels, self.filters), name="kernel",
             initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(fan_in),
@@ -128,7 +131,7 @@ class ModulatedConv2D(layers.Layer):
         self.affine_kernel = self.add_weight(
             shape=(w_dim, in_channels), name="affine_kernel",
             initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(w_dim),
-                                                        seed=self.seed))
+                                                        seed=affine_seed))
         self.affine_bias = self.add_weight(shape=(in_channels,), name="affine_bias",
                                            initializer="ones")
         if self.use_bias:
@@ -291,14 +294,17 @@ def noise_sides(image_side: int) -> list[int]:
 
 
 def build_mapping_network(latent_dim: int = 64, w_dim: int = 64, layers_: int = 4,
-                          lr_mul: float = 0.01, name: str = "mapping") -> keras.Model:
+                          lr_mul: float = 0.01, seed: int | None = None,
+                          name: str = "mapping") -> keras.Model:
     """z -> pixel norm -> `layers_` x (Dense, LeakyReLU(0.2)) -> w."""
     if layers_ < 1:
         raise ValueError(f"the mapping network needs at least 1 layer, got {layers_}.")
+    seeds = layer_seeds(seed, name)
     z = keras.Input((latent_dim,), name="z")
     x = PixelNorm(name="pixel_norm")(z)
     for i in range(layers_):
-        x = ScaledDense(w_dim, lr_mul=lr_mul, gain=math.sqrt(2), name=f"dense_{i}")(x)
+        x = ScaledDense(w_dim, lr_mul=lr_mul, gain=math.sqrt(2), seed=next(seeds),
+                        name=f"dense_{i}")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"leaky_{i}")(x)
     return keras.Model(z, x, name=name)
 
@@ -317,13 +323,14 @@ def build_synthesis_network(w_dim: int = 64, image_shape=(32, 32, 1), width: int
               for i, s in enumerate(noise_sides(side))]
     w_at = [SelectW(i, name=f"w_{i}")(ws) for i in range(num_ws(side))]
     noise_iter = iter(noises)
+    seeds = layer_seeds(seed, name)
 
     def styled_conv(x, filters, w, tag):
-        x = ModulatedConv2D(filters, 3, seed=seed, name=f"conv_{tag}")([x, w])
+        x = ModulatedConv2D(filters, 3, seed=next(seeds), name=f"conv_{tag}")([x, w])
         x = NoiseInjection(name=f"noise_{tag}")([x, next(noise_iter)])
         return layers.LeakyReLU(negative_slope=0.2, name=f"leaky_{tag}")(x)
 
-    x = ConstantInput(SMALLEST, widths[0], seed=seed, name="constant")(ws)
+    x = ConstantInput(SMALLEST, widths[0], seed=next(seeds), name="constant")(ws)
     rgb = None
     for i, (s, filters) in enumerate(zip(sides, widths)):
         if i == 0:
@@ -332,7 +339,7 @@ def build_synthesis_network(w_dim: int = 64, image_shape=(32, 32, 1), width: int
             x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up_{s}")(x)
             x = styled_conv(x, filters, w_at[2 * i], f"{s}_up")
             x = styled_conv(x, filters, w_at[2 * i + 1], f"{s}")
-        y = ModulatedConv2D(channels, 1, demodulate=False, seed=seed,
+        y = ModulatedConv2D(channels, 1, demodulate=False, seed=next(seeds),
                             name=f"to_rgb_{s}")([x, w_at[2 * i + 1]])
         if rgb is None:
             rgb = y
@@ -349,12 +356,14 @@ def build_stylegan_generator(latent_dim: int = 64, w_dim: int = 64, image_shape=
     """G: z -> mapping -> truncation (psi 1 unless changed) -> the same w for every layer ->
     synthesis with the fixed noise maps -> image. Its layers "mapping", "truncation" and
     "synthesis" give the parts (see `synthesize` for mixing, truncation and fresh noise)."""
-    mapping = build_mapping_network(latent_dim, w_dim, mapping_layers, mapping_lr_mul)
-    synthesis = build_synthesis_network(w_dim, image_shape, width, max_width, seed)
+    seeds = layer_seeds(seed, name)
+    mapping = build_mapping_network(latent_dim, w_dim, mapping_layers, mapping_lr_mul,
+                                    seed=next(seeds))
+    synthesis = build_synthesis_network(w_dim, image_shape, width, max_width, next(seeds))
     z = keras.Input((latent_dim,), name="noise")
     w = Truncation(name="truncation")(mapping(z))
     ws = BroadcastW(num_ws(int(image_shape[0])), name="broadcast")(w)
-    noises = [FixedNoise(s, seed=None if seed is None else seed + i, name=f"fixed_noise_{i}")(z)
+    noises = [FixedNoise(s, seed=next(seeds), name=f"fixed_noise_{i}")(z)
               for i, s in enumerate(noise_sides(int(image_shape[0])))]
     return keras.Model(z, synthesis([ws, *noises]), name=name)
 

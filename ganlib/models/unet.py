@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, gaussian_init, image_output
+from .blocks import conv_block, gaussian_init, image_output, layer_seeds
 
 
 @keras.saving.register_keras_serializable(package="ganlib")
@@ -60,23 +60,24 @@ def build_unet_generator(image_shape=(64, 64, 3), out_channels: int = 3, width: 
     if not 1 <= depth <= unet_depth(h, max_depth=16):
         raise ValueError(f"depth {depth} does not fit a side of {h}: at most "
                          f"{unet_depth(h, max_depth=16)} halvings.")
+    seeds = layer_seeds(seed, name)
     source = keras.Input(image_shape, name="source")
     pad = padded_side(h) - h
     x = layers.ZeroPadding2D(((pad // 2, pad - pad // 2),) * 2)(source) if pad else source
     skips = []
     for i in range(depth):
         x = conv_block(x, min(width * 2**i, max_width), norm=norm if i > 0 else "none",
-                       seed=seed)
+                       seed=next(seeds))
         skips.append(x)
     skips = skips[:-1][::-1]  # the bottleneck has no partner
     for i, skip in enumerate(skips):
         x = conv_block(x, min(width * 2 ** (depth - 2 - i), max_width), transpose=True,
-                       norm=norm, activation="relu", seed=seed)
+                       norm=norm, activation="relu", seed=next(seeds))
         if dropout and i < dropout_layers:
             x = AlwaysDropout(dropout)(x)
         x = layers.Concatenate()([x, skip])
     x = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
-                               kernel_initializer=gaussian_init(seed))(x)
+                               kernel_initializer=gaussian_init(next(seeds)))(x)
     if pad:
         x = layers.Cropping2D(((pad // 2, pad - pad // 2),) * 2)(x)
     return keras.Model(source, image_output(x), name=name)
