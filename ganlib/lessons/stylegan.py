@@ -76,8 +76,10 @@ class Config:
         AdversarialLoss(self.loss)  # checks the loss's name
 
     def smoke(self) -> Config:
-        """A few seconds of work, for CI: same code path, tiny networks and budget."""
-        return dataclasses.replace(self, minutes=None, steps=100, batch_size=16, latent_dim=16,
+        """A few seconds of work, for CI: same code path, tiny networks and budget. 300 steps:
+        at 100 the judge FID was no better than the untrained G's for seeds 0 and 1 (87.5
+        against 77.1, 115.6 against 115.8); at 300, 31.3 and 20.4."""
+        return dataclasses.replace(self, minutes=None, steps=300, batch_size=16, latent_dim=16,
                                    w_dim=16, mapping_layers=2, width=8, max_width=16,
                                    d_width=8, sample_every=50, checkpoint_every=50,
                                    log_every=10, ema_decay=0.9)
