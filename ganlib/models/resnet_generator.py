@@ -87,5 +87,5 @@ def build_resnet_generator(image_shape=(256, 256, 3), out_channels: int | None =
         x = residual_block(x, next(seeds), norm)
     x = _conv(x, 2 * width, 3, next(seeds), strides=2, transpose=True, norm=norm)  # u128
     x = _conv(x, width, 3, next(seeds), strides=2, transpose=True, norm=norm)  # u64
-    x = _conv(x, out_channels or c, 7, next(seeds), reflect=3, norm="none", relu=False)
+    x = _conv(x, out_channels or c, 7, next(seeds), reflect=3, norm="none", relu=False)  # c7s1-3
     return keras.Model(source, image_output(x), name=name)
