@@ -11,4 +11,7 @@ os.environ["GANLIB_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="ganlib-tests-")
 
 import matplotlib  # noqa: E402
 
+# before anything loads TensorFlow, which reads the CPU options ganlib sets (ganlib/__init__.py)
+import ganlib  # noqa: E402, F401
+
 matplotlib.use("Agg")

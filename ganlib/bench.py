@@ -168,6 +168,15 @@ def classic_keras_loop(cfg: dcgan.Config, images: np.ndarray):
     return iteration, check, g, d
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its CPU kernels on oneDNN (None: this build cannot tell)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port as port
+    except ImportError:  # pragma: no cover - a TensorFlow without the private module
+        return None
+    return bool(port.IsMklEnabled())
+
+
 def bench_step(batch_size: int | None = None, repeats: int = 20, matmul_n: int = 2048,
                precision: str = "float32") -> dict:
     """Images/s of ganlib's step and of the classic loop on lesson 02's models and batch,
@@ -207,6 +216,7 @@ def _bench_step(batch_size, repeats, matmul_n, precision) -> dict:
         "batch_size": cfg.batch_size,
         "precision": precision,
         "xla": cfg.xla,
+        "onednn": onednn_enabled(),
         "ganlib_images_per_s": round(cfg.batch_size / ganlib_s, 1),
         "classic_images_per_s": round(cfg.batch_size / classic_s, 1),
         "speedup": round(classic_s / ganlib_s, 2),

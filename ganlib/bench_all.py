@@ -350,7 +350,9 @@ def markdown(report: dict) -> str:
     if step and "error" in step:
         lines += ["", f"`bench step` failed: {step['error'].splitlines()[0]}"]
     elif step:
-        lines += ["", f"`bench step` (lesson 02's models, batch {step['batch_size']}): ganlib "
+        onednn = {True: "on", False: "off"}.get(step.get("onednn"), "unknown")
+        lines += ["", f"`bench step` (lesson 02's models, batch {step['batch_size']}, "
+                      f"TensorFlow's oneDNN kernels {onednn}): ganlib "
                       f"{step['ganlib_images_per_s']:g} images/s, classic Keras loop "
                       f"{step['classic_images_per_s']:g} ({step['speedup']:g}x); "
                       f"{step['step_gflops_per_s']:g} GFLOP/s, {step['matmul_efficiency']:g} "

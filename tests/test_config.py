@@ -1,3 +1,7 @@
+import os
+import platform
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +70,20 @@ def test_settings_rereads_the_environment(monkeypatch):
 def test_conftest_keeps_outputs_out_of_the_repo():
     out = config.settings().output_dir.resolve()
     assert config.REPO_ROOT not in out.parents and out != config.REPO_ROOT
+
+
+ONEDNN_CHECK = ("import ganlib, tensorflow\n"
+                "from tensorflow.python.util import _pywrap_util_port as port\n"
+                "print(port.IsMklEnabled())")
+
+
+@pytest.mark.skipif((platform.system(), platform.machine()) != ("Linux", "x86_64"),
+                    reason="TensorFlow's oneDNN switch is tested on x86-64 Linux")
+@pytest.mark.parametrize("env, expected", [(None, "True"), ("0", "False")])
+def test_tensorflow_imported_after_ganlib_runs_on_onednn_unless_turned_off(env, expected):
+    environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if env is not None:
+        environ["TF_ENABLE_ONEDNN_OPTS"] = env
+    out = subprocess.run([sys.executable, "-c", ONEDNN_CHECK], env=environ, capture_output=True,
+                         text=True, timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == expected
