@@ -72,9 +72,7 @@ def test_conftest_keeps_outputs_out_of_the_repo():
     assert config.REPO_ROOT not in out.parents and out != config.REPO_ROOT
 
 
-ONEDNN_CHECK = ("import ganlib, tensorflow\n"
-                "from tensorflow.python.util import _pywrap_util_port as port\n"
-                "print(port.IsMklEnabled())")
+ONEDNN_CHECK = "import ganlib\nfrom ganlib.bench import onednn_enabled\nprint(onednn_enabled())"
 
 
 @pytest.mark.skipif((platform.system(), platform.machine()) != ("Linux", "x86_64"),
