@@ -48,25 +48,34 @@ class EMA(Callback):
 
     Averaging the last few thousand generators smooths the oscillation of GAN training and
     usually gives cleaner samples than the latest weights. Batch-norm statistics are averaged
-    too.
+    too. The average is bias-corrected as Adam's moments are: after t steps it weighs the
+    generators of steps 1..t alone, in proportion decay^(t - i), and never the untrained one,
+    so a short run's samples are not half those of random weights (at t steps, a plain
+    average started from them would still hold decay^t of them: 0.5 after 693 at 0.999).
     """
 
     def __init__(self, generator: keras.Model, decay: float = 0.999):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay {decay} must be in [0, 1).")
         self.source = generator
         self.decay = decay
         self.model = keras.models.clone_model(generator)
         self.model.set_weights(generator.get_weights())
         self._update = tf.function(self._apply)
 
-    def _apply(self):
+    def _apply(self, step):
+        # the bias-corrected average's own decay at step t: decay (1 - decay^(t-1)) / (1 - decay^t)
+        t = tf.maximum(tf.cast(step, tf.float64), 1.0)
+        kept = self.decay * (1.0 - self.decay ** (t - 1.0)) / (1.0 - self.decay ** t)
+        kept = tf.cast(kept, tf.float32)
         for ema, w in zip(self.model.weights, self.source.weights):
-            ema.assign(self.decay * ema + (1.0 - self.decay) * w)
+            ema.assign(tf.cast(kept, ema.dtype) * ema + tf.cast(1.0 - kept, ema.dtype) * w)
 
     def trackables(self):
         return {"ema_generator": self.model}
 
     def on_step_end(self, trainer, logs):
-        self._update()
+        self._update(tf.constant(trainer.global_step, tf.int64))
 
 
 class Snapshots(Callback):

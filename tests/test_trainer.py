@@ -238,18 +238,34 @@ def test_ema_tracks_the_generator(make_trainer, run_dir):
         np.testing.assert_array_equal(a, b)
     trainer.fit(steps=3)
     history = recorder.weights  # the generator's weights after steps 0..3
-    expected = history[0]
+    # Adam's bias-corrected average of steps 1..3 (the untrained weights, step 0, left out)
+    moment = [np.zeros_like(w) for w in history[0]]
     for weights in history[1:]:
-        expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights)]
+        moment = [decay * m + (1 - decay) * w for m, w in zip(moment, weights)]
+    expected = [m / (1 - decay ** 3) for m in moment]
     ema_now = [w.numpy() for w in ema.model.weights]
     differs = False
     for i, (e, got) in enumerate(zip(expected, ema_now)):
         np.testing.assert_allclose(got, e, rtol=1e-5, atol=1e-6)
-        stacked = np.stack([h[i] for h in history])
+        stacked = np.stack([h[i] for h in history[1:]])
         assert np.all(got >= stacked.min(0) - 1e-6) and np.all(got <= stacked.max(0) + 1e-6)
         differs |= not np.allclose(got, history[-1][i])
     assert differs, "the EMA generator equals the raw generator"
     assert ema.trackables() == {"ema_generator": ema.model}
+
+
+def test_ema_of_a_short_run_is_not_held_back_by_the_untrained_weights(make_trainer, run_dir):
+    trainer, g, _ = make_trainer(run_dir, [lambda g: EMA(g, 0.999)])
+    untrained = [w.numpy().copy() for w in g.weights]
+    trainer.fit(steps=1)
+    ema = trainer.callbacks[0].model
+    moved = False
+    for e, w, w0 in zip(ema.weights, g.weights, untrained):
+        np.testing.assert_allclose(e.numpy(), w.numpy(), rtol=1e-5, atol=1e-7)
+        moved |= not np.allclose(w.numpy(), w0)
+    assert moved, "the step did not change the generator"
+    with pytest.raises(ValueError, match="decay"):
+        EMA(g, 1.0)
 
 
 def test_callback_hooks_are_called_in_order(make_trainer, run_dir):
