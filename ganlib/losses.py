@@ -170,6 +170,15 @@ def category_information(logits):
     return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
 
 
+def category_consistency(target_logits, logits):
+    """Per-example cross-entropy of the category distribution `logits` against that of
+    `target_logits`, held fixed: how far a classifier's reading of a changed image (shifted,
+    mirrored) strays from its reading of the original (IMSAT's self-augmentation, Hu et al.,
+    2017)."""
+    target = tf.stop_gradient(tf.nn.softmax(tf.cast(target_logits, tf.float32)))
+    return tf.nn.softmax_cross_entropy_with_logits(target, tf.cast(logits, tf.float32))
+
+
 # --- reconstruction terms (pix2pix, CycleGAN, SRGAN) ------------------------------------------
 def l1_per_example(target, output):
     """Mean absolute error of each example (images in [-1, 1])."""

@@ -154,6 +154,21 @@ def test_real_information_term_goes_to_d_only(batch):
                                rtol=1e-5)
 
 
+def test_consistency_term_goes_to_d_only(batch):
+    """consistency_weight w: D's loss plus w x the cross-entropy of Q's categories on shifted,
+    mirrored real images against those on the originals; G's loss unchanged."""
+    seed = tf.constant([5, 6], tf.int64)
+    plain, _ = _tiny()[2].losses(batch, seed)
+    informed, logs = _tiny(consistency_weight=2.0)[2].losses(batch, seed)
+    consistency = logs["category_consistency"].numpy()
+    assert consistency.shape == (16,) and np.all(consistency >= 0)
+    np.testing.assert_allclose(informed["discriminator"].numpy(),
+                               plain["discriminator"].numpy() + 2.0 * consistency, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(informed["generator"].numpy(), plain["generator"].numpy(),
+                               rtol=1e-5)
+
+
 def test_q_learns_to_read_the_category_back(batch):
     """G and Q together make the category readable within a couple of hundred steps."""
     _, _, step = _tiny(seed=1, continuous_weight=0.0)
@@ -178,6 +193,8 @@ def test_step_is_seeded_and_checks_its_models(batch):
         InfoGANStep(build_infogan_generator(8, K, 3, SHAPE, width=8), d, **adam)
     with pytest.raises(ValueError, match=">= 0"):
         InfoGANStep(g, d, category_weight=-1, **adam)
+    with pytest.raises(ValueError, match="consistency_weight"):
+        InfoGANStep(g, d, consistency_weight=-1, **adam)
 
 
 def test_code_sweeps_vary_one_code_at_a_time():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..data.augment import shift_and_mirror
 from ..distribute import replica_rows
-from ..losses import categorical_nll, category_information, gaussian_nll
+from ..losses import categorical_nll, category_consistency, category_information, gaussian_nll
 from .conditional import class_hits
 from .gan import GANStep
 
@@ -29,11 +30,17 @@ class InfoGANStep(GANStep):
     image and its category as Q sees it (regularised information maximisation, Krause et al.,
     2010): the entropy of the batch's mean category distribution (use every category) minus
     the mean entropy of each image's (be sure of each image). It goes to D's loss only.
+
+    `consistency_weight` > 0 adds a second term of ours, IMSAT's self-augmentation (Hu et al.,
+    2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
+    pixels (and mirrored, if `mirror`) against Q's categories for the original, held fixed,
+    so that a category depends on what a garment is, not on where it stands. D's loss only.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
-                 real_info_weight: float = 0.0, **kwargs):
+                 real_info_weight: float = 0.0, consistency_weight: float = 0.0,
+                 max_shift: int = 2, mirror: bool = True, **kwargs):
         if len(generator.inputs) != 3:
             raise ValueError("an InfoGAN needs G(noise, category, continuous), three inputs "
                              "(see build_infogan_generator).")
@@ -41,10 +48,10 @@ class InfoGANStep(GANStep):
             raise ValueError("an InfoGAN needs D(image) -> [logit, category_logits, "
                              "continuous_mean, continuous_log_std] (see "
                              "build_infogan_discriminator).")
-        weights = (category_weight, continuous_weight, real_info_weight)
+        weights = (category_weight, continuous_weight, real_info_weight, consistency_weight)
         if min(weights) < 0:
-            raise ValueError("category_weight, continuous_weight and real_info_weight must be "
-                             f">= 0, got {weights}.")
+            raise ValueError("category_weight, continuous_weight, real_info_weight and "
+                             f"consistency_weight must be >= 0, got {weights}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
         self.num_continuous = int(discriminator.outputs[2].shape[-1])
         given = int(generator.inputs[2].shape[-1])
@@ -54,11 +61,14 @@ class InfoGANStep(GANStep):
         self.category_weight = float(category_weight)
         self.continuous_weight = float(continuous_weight)
         self.real_info_weight = float(real_info_weight)
+        self.consistency_weight = float(consistency_weight)
+        self.max_shift, self.mirror = int(max_shift), bool(mirror)
         super().__init__(generator, discriminator, **kwargs)
 
     def losses(self, real, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
-        code_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        code_seed, flip_seed, shift_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3))
         noise, category, continuous = draw_codes(
             tf.shape(real)[0], self.latent_dim, self.num_categories, self.num_continuous,
             code_seed)
@@ -76,6 +86,12 @@ class InfoGANStep(GANStep):
         real_info = category_information(real_categories)
         if self.real_info_weight:
             losses["discriminator"] -= self.real_info_weight * real_info
+        if self.consistency_weight:
+            moved = shift_and_mirror(real, shift_seed, self.max_shift, self.mirror)
+            moved_categories = d(moved, training=True)[1]
+            consistency = category_consistency(real_categories, moved_categories)
+            losses["discriminator"] += self.consistency_weight * consistency
+            metrics["category_consistency"] = consistency
         metrics.update(
             category_loss=category_loss, continuous_loss=continuous_loss,
             real_category_info=real_info,

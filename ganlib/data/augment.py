@@ -1,0 +1,30 @@
+"""Label-preserving augmentation of image batches inside a train step (lessons 04 and 06)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..distribute import replica_rows
+
+
+def shift_and_mirror(images, seed, max_shift: int = 2, mirror: bool = True,
+                     background: float = -1.0):
+    """Each image moved by a random whole number of pixels, up to `max_shift` each way in
+    each direction (the edge filled with `background`, black in [-1, 1]), and mirrored left
+    to right with probability 1/2 if `mirror`; stateless from `seed`, exact pixel values,
+    gathers only (so XLA compiles it). Inside a replica, the moves are this replica's rows of
+    the global batch's, as for one device (`replica_rows`)."""
+    n, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    m = int(max_shift)
+    padded = tf.pad(images, [[0, 0], [m, m], [m, m], [0, 0]], constant_values=background)
+    shift_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    offset = replica_rows(lambda k: tf.random.stateless_uniform(
+        [k, 2], shift_seed, 0, 2 * m + 1, dtype=tf.int32), n)
+    rows = offset[:, :1] + tf.range(height)[None]
+    cols = tf.range(width)[None]
+    if mirror:
+        flip = replica_rows(lambda k: tf.random.stateless_uniform([k, 1], flip_seed), n) < 0.5
+        cols = tf.where(flip, width - 1 - cols, cols)
+    cols = offset[:, 1:] + cols
+    moved = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(moved, cols, axis=2, batch_dims=1)

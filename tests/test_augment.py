@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganlib.data.augment import shift_and_mirror
+from ganlib.losses import category_consistency
+
+
+def _which_move(original, moved, max_shift):
+    """(mirrored, dy, dx) that turn `original` into `moved` exactly, or None."""
+    for mirrored in (False, True):
+        image = original[:, ::-1] if mirrored else original
+        padded = np.pad(image, [[max_shift] * 2, [max_shift] * 2, [0, 0]], constant_values=-1)
+        for dy in range(2 * max_shift + 1):
+            for dx in range(2 * max_shift + 1):
+                if np.array_equal(padded[dy:dy + image.shape[0], dx:dx + image.shape[1]], moved):
+                    return mirrored, dy, dx
+    return None
+
+
+def test_shift_and_mirror_moves_each_image_by_whole_pixels_with_and_without_xla():
+    images = np.random.default_rng(0).uniform(-1, 1, (64, 12, 10, 1)).astype(np.float32)
+    seed = tf.constant([3, 4], tf.int64)
+    eager = shift_and_mirror(tf.constant(images), seed, max_shift=2).numpy()
+    compiled = tf.function(shift_and_mirror, jit_compile=True)(
+        tf.constant(images), seed, max_shift=2).numpy()
+    for moved in (eager, compiled):  # XLA draws other random numbers: the same kind of moves
+        moves = [_which_move(a, b, 2) for a, b in zip(images, moved)]
+        assert None not in moves, "an output is not a shifted or mirrored copy of its input"
+        assert {m[0] for m in moves} == {False, True}  # some mirrored, some not
+        assert len({m[1:] for m in moves}) > 10  # many different shifts
+    again = shift_and_mirror(tf.constant(images), seed, max_shift=2).numpy()
+    np.testing.assert_array_equal(eager, again)  # seeded
+    still = shift_and_mirror(tf.constant(images), seed, max_shift=0, mirror=False).numpy()
+    np.testing.assert_array_equal(still, images)
+
+
+def test_category_consistency_is_smallest_when_the_reading_does_not_change():
+    target = tf.constant([[2.0, 0.0, -1.0]])
+    same = float(category_consistency(target, target)[0])
+    p = tf.nn.softmax(target).numpy()[0]
+    assert same == pytest.approx(-(p * np.log(p)).sum(), rel=1e-5)  # the entropy
+    assert float(category_consistency(target, tf.constant([[-1.0, 0.0, 2.0]]))[0]) > same + 1
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(target)
+        moved = tf.constant([[0.0, 1.0, 0.0]])
+        tape.watch(moved)
+        loss = category_consistency(target, moved)
+    assert tape.gradient(loss, target) is None  # the original's reading is held fixed
+    assert np.abs(tape.gradient(loss, moved).numpy()).sum() > 0
