@@ -67,7 +67,6 @@ class EMA(Callback):
         # the bias-corrected average's own decay at step t: decay (1 - decay^(t-1)) / (1 - decay^t)
         t = tf.maximum(tf.cast(step, tf.float64), 1.0)
         kept = self.decay * (1.0 - self.decay ** (t - 1.0)) / (1.0 - self.decay ** t)
-        kept = tf.cast(kept, tf.float32)
         for ema, w in zip(self.model.weights, self.source.weights):
             ema.assign(tf.cast(kept, ema.dtype) * ema + tf.cast(1.0 - kept, ema.dtype) * w)
 

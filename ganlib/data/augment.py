@@ -1,4 +1,4 @@
-"""Label-preserving augmentation of image batches inside a train step (lessons 04 and 06)."""
+"""Label-preserving augmentation of image batches inside a train step (lesson 04's Q)."""
 
 from __future__ import annotations
 
