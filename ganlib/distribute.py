@@ -93,8 +93,13 @@ class WorkerDir:
     TensorFlow's collective ops need, but only the chief's count).
 
     A non-chief worker resuming a run first copies the chief's checkpoints, so every worker
-    starts from the same weights: the run directory must be on a filesystem all workers see.
+    starts from the same weights, and its best checkpoint with `best.json`, so every worker
+    makes the same decision to save a new best (a save is collective: a worker left saving
+    alone waits for the others until they exit). The run directory must therefore be on a
+    filesystem all workers see.
     """
+
+    COPIED = ("checkpoints", "best", "best.json", "config.json")
 
     def __init__(self, run_dir, strategy: tf.distribute.Strategy | None = None):
         self.run_dir = Path(run_dir)
@@ -102,7 +107,7 @@ class WorkerDir:
         self.path = self.run_dir
         if not self.chief:
             self.path = Path(tempfile.mkdtemp(prefix="ganlib-worker-"))
-            for name in ("checkpoints", "config.json"):
+            for name in self.COPIED:
                 source = self.run_dir / name
                 if source.is_dir():
                     shutil.copytree(source, self.path / name)

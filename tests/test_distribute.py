@@ -91,6 +91,25 @@ def test_worker_dir_is_the_run_dir_on_the_chief(tmp_path):
         assert run_dir == tmp_path / "run"
 
 
+def test_another_worker_resumes_from_a_copy_of_everything_the_chief_decides_by(tmp_path):
+    class NotChief:  # what multi-worker gives every worker but the chief
+        class extended:
+            should_checkpoint = False
+
+    run = tmp_path / "run"
+    for name in ("checkpoints/checkpoint", "best/checkpoint", "best.json", "config.json",
+                 "history.jsonl"):
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(name)
+    with distribute.WorkerDir(run, NotChief()) as scratch:
+        assert scratch != run
+        # the best record decides whether a step saves a new best, and saving is collective
+        for name in ("checkpoints/checkpoint", "best/checkpoint", "best.json", "config.json"):
+            assert (scratch / name).read_text() == name
+        assert not (scratch / "history.jsonl").exists()  # the chief's alone
+    assert not scratch.exists() and (run / "best.json").exists()
+
+
 # --- two logical CPUs -----------------------------------------------------------------------
 # `:compare` lessons draw all their randomness from the step's stateless seed, so the mirrored
 # run must match the one-device run; sgan (Gaussian-noise layers) and pix2pix (dropout) draw
