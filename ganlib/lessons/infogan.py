@@ -33,7 +33,7 @@ class Config(dcgan.Config):
     # continuous codes, uniform in [-1, 1]. Q's test accuracy after 4000 steps, seeds 0/1/2,
     # XLA on: the paper's 2: 54.6/58.3/63.2% (seed 0's categories split classes by
     # brightness); 4: 60.6/58.0/60.9%; 6: 49.9% (seed 0). XLA off (its random draws differ),
-    # 10 min: 64.1/49.0/46.0%; seeds 3/4 stall at ~48% either way (README)
+    # 10 min, Intel CPU, no consistency term: 64.1/49.0/46.0%; seeds 3/4 stall at ~48% either way
     num_continuous: int = 4
     category_weight: float = 1.0  # weight of Q's categorical log-likelihood (the paper's 1)
     # ... and of its Gaussian log-likelihood, smaller as in the paper: at 1.0 the term, which
@@ -46,8 +46,8 @@ class Config(dcgan.Config):
     # ours too (see InfoGANStep): Q's category of a real image kept when it is shifted by up
     # to `max_shift` pixels and mirrored. Q's test accuracy after 2000 steps, seeds 0/1/2:
     # 0 -> 62.1/47.1/47.4%, 1 -> 54.9/53.5/-, 3 -> 52.3/58.4/50.8%; 10 min (bench quality,
-    # 2026-12-04): 0 -> 64.1/49.0/46.0% (12,800 steps), 3 -> 56.5/65.1/54.9% (6,600-7,100
-    # steps: the second pass of D over the moved images about halves the steps per minute)
+    # 2026-12-04, AMD CPU): 0 -> 63.3/47.4/48.4% (5,500-6,000 steps), 3 -> 56.5/65.1/54.9%
+    # (6,600-7,100 steps; the second pass of D costs no measurable time, 96 ms/step either way)
     consistency_weight: float = 3.0
     max_shift: int = 2
     mirror: bool = True
