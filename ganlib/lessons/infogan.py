@@ -47,7 +47,8 @@ class Config(dcgan.Config):
     # to `max_shift` pixels and mirrored. Q's test accuracy after 2000 steps, seeds 0/1/2:
     # 0 -> 62.1/47.1/47.4%, 1 -> 54.9/53.5/-, 3 -> 52.3/58.4/50.8%; 10 min (bench quality,
     # 2026-12-04, AMD CPU): 0 -> 63.3/47.4/48.4% (5,500-6,000 steps), 3 -> 56.5/65.1/54.9%
-    # (6,600-7,100 steps; the second pass of D costs no measurable time, 96 ms/step either way)
+    # (6,600-7,100 steps; the second pass of D costs no measurable time, 96 ms/step either way),
+    # 10 -> 53.5/49.9/63.3% (FID 6.5-7.3 against 4.8-5.4). Weight 3, seeds 3/4: 55.8/57.4%
     consistency_weight: float = 3.0
     max_shift: int = 2
     mirror: bool = True
