@@ -44,23 +44,25 @@ def _head(inputs, n: int):
 
 
 class EMA(Callback):
-    """Keeps `model` (an exponential moving average of the generator's weights) after each step.
+    """Keeps `model` (an exponential moving average of `source`'s weights) after each step.
 
     Averaging the last few thousand generators smooths the oscillation of GAN training and
-    usually gives cleaner samples than the latest weights. Batch-norm statistics are averaged
-    too. The average is bias-corrected as Adam's moments are: after t steps it weighs the
-    generators of steps 1..t alone, in proportion decay^(t - i), and never the untrained one,
-    so a short run's samples are not half those of random weights (at t steps, a plain
-    average started from them would still hold decay^t of them: 0.5 after 693 at 0.999).
+    usually gives cleaner samples than the latest weights; lesson 06 averages its classifiers
+    the same way. Batch-norm statistics are averaged too. The average is bias-corrected as
+    Adam's moments are: after t steps it weighs the weights of steps 1..t alone, in proportion
+    decay^(t - i), and never the untrained ones, so a short run's samples are not half those
+    of random weights (at t steps, a plain average started from them would still hold decay^t
+    of them: 0.5 after 693 at 0.999). `key` names the average in the run's checkpoints.
     """
 
-    def __init__(self, generator: keras.Model, decay: float = 0.999):
+    def __init__(self, source: keras.Model, decay: float = 0.999, key: str = "ema_generator"):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay {decay} must be in [0, 1).")
-        self.source = generator
+        self.source = source
         self.decay = decay
-        self.model = keras.models.clone_model(generator)
-        self.model.set_weights(generator.get_weights())
+        self.key = key
+        self.model = keras.models.clone_model(source)
+        self.model.set_weights(source.get_weights())
         self._update = tf.function(self._apply)
 
     def _apply(self, step):
@@ -71,7 +73,7 @@ class EMA(Callback):
             ema.assign(tf.cast(kept, ema.dtype) * ema + tf.cast(1.0 - kept, ema.dtype) * w)
 
     def trackables(self):
-        return {"ema_generator": self.model}
+        return {self.key: self.model}
 
     def on_step_end(self, trainer, logs):
         self._update(tf.constant(trainer.global_step, tf.int64))

@@ -103,6 +103,9 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
     assert result["mean_gan_accuracy"] == pytest.approx(mean, abs=1e-4)
     assert result["mean_gain_points"] == pytest.approx(
         100 * (result["mean_gan_accuracy"] - result["mean_baseline_accuracy"]), abs=0.02)
+    better = np.mean([max(d["baseline"], d["baseline_latest"]) for d in result["draws"]])
+    assert result["mean_gain_over_better_baseline_points"] == pytest.approx(
+        100 * (mean - better), abs=0.02)
 
 
 @pytest.mark.parametrize("policy, matmul_dtype", [("float32", "float32"),

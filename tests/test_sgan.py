@@ -118,23 +118,45 @@ def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
 
 
 def test_lesson_smoke_saves_classifiers_that_load(tmp_path):
+    """The run averages both classifiers' weights, scores and exports the averages, and keeps
+    them in its checkpoints; the latest weights are scored beside them."""
     cfg = dataclasses.replace(sgan.Config().smoke(), steps=20, width=8, latent_dim=16,
                               sample_every=10, checkpoint_every=10, batch_size=16)
+    assert cfg.classifier_ema == 0.999
     run = sgan.build(cfg, tmp_path / "sgan")
     lessons.fit(run)
     assert run.trainer.global_step == 20
     assert lessons.get("sgan") is sgan
     accuracy = sgan.test_accuracy(run)
-    assert set(accuracy) == {"gan", "baseline"}
+    assert set(accuracy) == {"gan", "baseline", "gan_latest", "baseline_latest"}
     assert all(0.0 <= v <= 1.0 for v in accuracy.values())
+    averaged, latest = sgan.classifiers(run), sgan.classifiers(run, averaged=False)
+    assert averaged["gan"] is run.models["ema_discriminator"]
+    assert latest["gan"] is run.models["discriminator"]
+    for name in ("gan", "baseline"):  # after 20 steps the average is not the latest
+        assert not np.allclose(averaged[name].get_weights()[0], latest[name].get_weights()[0])
     x = data.to_model_range(data.load("fashion_mnist", "test").x[:50])
-    for file, name in ((sgan.CLASSIFIER_FILE, "discriminator"),
-                       (sgan.BASELINE_FILE, "baseline")):
+    for file, name in ((sgan.CLASSIFIER_FILE, "gan"), (sgan.BASELINE_FILE, "baseline")):
         loaded = keras.models.load_model(run.run_dir / file)
         assert loaded.output_shape == (None, 10)
         np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                                   classifier_of(run.models[name]).predict(x, verbose=0),
+                                   classifier_of(averaged[name]).predict(x, verbose=0),
                                    atol=1e-5)
+    restored = sgan.build(cfg, run.run_dir)
+    assert lessons.restore(restored) == 20
+    for name in ("gan", "baseline"):
+        for a, b in zip(sgan.classifiers(restored)[name].get_weights(),
+                        averaged[name].get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_without_weight_averages_the_latest_weights_are_scored(tmp_path):
+    cfg = dataclasses.replace(sgan.Config().smoke(), steps=2, batch_size=16,
+                              classifier_ema=None)
+    run = sgan.build(cfg, tmp_path / "sgan")
+    assert "ema_discriminator" not in run.models
+    assert sgan.classifiers(run)["gan"] is run.models["discriminator"]
+    assert set(sgan.test_accuracy(run)) == {"gan", "baseline"}
 
 
 def test_generator_option_picks_g_and_rejects_unknown_kinds(tmp_path):
