@@ -51,7 +51,7 @@ class Config(dcgan.Config):
     ema_decay: float | None = None  # the classifier is the product here, not G's samples
     # the classifiers scored and exported are averages of D's and of the baseline's weights
     # over the last ~1/(1 - decay) steps (None: the latest weights). Measured with `bench
-    # quality sgan --minutes 5` (3 label draws, AMD CPU): D 75.5% latest -> 77.6% averaged
+    # quality sgan --minutes 5` (3 label draws, AVX-512 AMD CPU): D latest 75.5%, averaged 77.6%
     # (+2.5/+2.1/+1.7 per draw), the baseline 68.3% -> 68.9%: a gain of +8.8 points, not +7.2;
     # another run of three: D +0.5/+2.0/+3.5, the baseline -3.4/-0.3/+0.7
     classifier_ema: float | None = 0.999
