@@ -158,16 +158,18 @@ def gaussian_nll(codes, mean, log_std, min_log_std: float = -4.0):
                          axis=-1)
 
 
-def category_information(logits):
+def category_information(logits, balance: float = 1.0):
     """Per-example terms whose mean estimates the mutual information between an image and
     the category a classifier gives it, on this (global) batch:
-    H(mean of the batch's category distributions) - H(this image's distribution).
+    balance x H(mean of the batch's category distributions) - H(this image's distribution).
     Maximising it asks for every category to be used and each image to be sure of its own
-    (regularised information maximisation, Krause et al., 2010)."""
+    (regularised information maximisation, Krause et al., 2010). `balance` > 1 weighs the
+    first part more, as IMSAT does (its mu = 4, Hu et al., 2017): categories of equal size,
+    for data whose classes are; 1 is the mutual information itself."""
     p = tf.nn.softmax(tf.cast(logits, tf.float32))
     own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
     mean_p = batch_mean(p)
-    return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
+    return -balance * tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
 
 
 def category_consistency(target_logits, logits):

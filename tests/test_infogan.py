@@ -108,6 +108,22 @@ def test_category_information_rewards_sure_and_balanced_categories():
     assert category_information(unsure).numpy().mean() == pytest.approx(0, abs=1e-5)
 
 
+def test_category_balance_weighs_using_every_category():
+    """balance b: b x H(mean p) - H(p); a batch sure but lopsided (two of K categories, 3:1)
+    loses more against a balanced one the larger b is."""
+    sure = np.eye(K, dtype=np.float32) * 30
+    lopsided = sure[[0, 0, 0, 1] * 4]
+    h_mean = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    for b in (1.0, 4.0):
+        assert category_information(lopsided, b).numpy().mean() == pytest.approx(
+            b * h_mean, abs=1e-3)
+        assert category_information(sure, b).numpy().mean() == pytest.approx(
+            b * math.log(K), abs=1e-3)
+    unsure = np.zeros((K, K), np.float32)  # every category used, no image sure: b - 1 nats
+    assert category_information(unsure, 4.0).numpy().mean() == pytest.approx(
+        3 * math.log(K), abs=1e-4)
+
+
 def test_one_step_trains_both_networks(batch):
     g, d, step = _tiny()
     assert isinstance(step, GANStep)
@@ -152,6 +168,14 @@ def test_real_information_term_goes_to_d_only(batch):
                                plain["discriminator"].numpy() - 0.5 * info, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(informed["generator"].numpy(), plain["generator"].numpy(),
                                rtol=1e-5)
+    # with a category balance, D's loss uses the weighted term; the log stays the estimate
+    balanced, logs4 = _tiny(real_info_weight=0.5, category_balance=4.0)[2].losses(batch, seed)
+    np.testing.assert_allclose(logs4["real_category_info"].numpy(), info, rtol=1e-5)
+    weighted = category_information(_tiny()[1](batch, training=True)[1], 4.0).numpy()
+    assert weighted.shape == (16,) and not np.allclose(weighted, info, atol=1e-3)
+    np.testing.assert_allclose(balanced["discriminator"].numpy(),
+                               plain["discriminator"].numpy() - 0.5 * weighted, rtol=1e-4,
+                               atol=1e-4)
 
 
 def test_consistency_term_goes_to_d_only(batch):
@@ -195,6 +219,8 @@ def test_step_is_seeded_and_checks_its_models(batch):
         InfoGANStep(g, d, category_weight=-1, **adam)
     with pytest.raises(ValueError, match="consistency_weight"):
         InfoGANStep(g, d, consistency_weight=-1, **adam)
+    with pytest.raises(ValueError, match="category_balance"):
+        InfoGANStep(g, d, category_balance=-1, **adam)
 
 
 def test_code_sweeps_vary_one_code_at_a_time():

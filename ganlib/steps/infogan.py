@@ -28,8 +28,10 @@ class InfoGANStep(GANStep):
     `real_info_weight` > 0 adds a term of ours, not the paper's: Q's categories on the *real*
     images are made informative too, by maximising the mutual information between a real
     image and its category as Q sees it (regularised information maximisation, Krause et al.,
-    2010): the entropy of the batch's mean category distribution (use every category) minus
-    the mean entropy of each image's (be sure of each image). It goes to D's loss only.
+    2010): the entropy of the batch's mean category distribution (use every category),
+    weighted by `category_balance` (IMSAT's mu; > 1 asks for categories of equal size), minus
+    the mean entropy of each image's (be sure of each image). It goes to D's loss only; the
+    logged `real_category_info` is the unweighted estimate of the mutual information.
 
     `consistency_weight` > 0 adds a second term of ours, IMSAT's self-augmentation (Hu et al.,
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
@@ -39,8 +41,9 @@ class InfoGANStep(GANStep):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
-                 real_info_weight: float = 0.0, consistency_weight: float = 0.0,
-                 max_shift: int = 2, mirror: bool = True, **kwargs):
+                 real_info_weight: float = 0.0, category_balance: float = 1.0,
+                 consistency_weight: float = 0.0, max_shift: int = 2, mirror: bool = True,
+                 **kwargs):
         if len(generator.inputs) != 3:
             raise ValueError("an InfoGAN needs G(noise, category, continuous), three inputs "
                              "(see build_infogan_generator).")
@@ -48,10 +51,12 @@ class InfoGANStep(GANStep):
             raise ValueError("an InfoGAN needs D(image) -> [logit, category_logits, "
                              "continuous_mean, continuous_log_std] (see "
                              "build_infogan_discriminator).")
-        weights = (category_weight, continuous_weight, real_info_weight, consistency_weight)
+        weights = (category_weight, continuous_weight, real_info_weight, category_balance,
+                   consistency_weight)
         if min(weights) < 0:
-            raise ValueError("category_weight, continuous_weight, real_info_weight and "
-                             f"consistency_weight must be >= 0, got {weights}.")
+            raise ValueError("category_weight, continuous_weight, real_info_weight, "
+                             f"category_balance and consistency_weight must be >= 0, got "
+                             f"{weights}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
         self.num_continuous = int(discriminator.outputs[2].shape[-1])
         given = int(generator.inputs[2].shape[-1])
@@ -61,6 +66,7 @@ class InfoGANStep(GANStep):
         self.category_weight = float(category_weight)
         self.continuous_weight = float(continuous_weight)
         self.real_info_weight = float(real_info_weight)
+        self.category_balance = float(category_balance)
         self.consistency_weight = float(consistency_weight)
         self.max_shift, self.mirror = int(max_shift), bool(mirror)
         super().__init__(generator, discriminator, **kwargs)
@@ -85,7 +91,9 @@ class InfoGANStep(GANStep):
         losses["generator"] += info
         real_info = category_information(real_categories)
         if self.real_info_weight:
-            losses["discriminator"] -= self.real_info_weight * real_info
+            objective = (real_info if self.category_balance == 1.0 else
+                         category_information(real_categories, self.category_balance))
+            losses["discriminator"] -= self.real_info_weight * objective
         if self.consistency_weight:
             moved = shift_and_mirror(real, shift_seed, self.max_shift, self.mirror)
             moved_categories = d(moved, training=True)[1]
