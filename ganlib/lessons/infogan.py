@@ -45,7 +45,8 @@ class Config(dcgan.Config):
     real_info_weight: float = 3.0
     # ... and in that term, the weight of "use every category" against "be sure of each
     # image" (IMSAT's mu; Fashion-MNIST's classes are of equal size). Q's test accuracy after
-    # 10 min (~17,500 steps, AMD CPU, 2026-12-05), seeds 0/2: 1 -> 56.3/56.9%, 4 -> 58.9/61.2%
+    # 10 min (~17,500 steps, AMD CPU, 2026-12-05), seeds 0/2: 1 -> 56.3/56.9%, 4 -> 58.9/61.2%;
+    # bench quality infogan --runs 5 at 4: 58.3/58.8/61.0/52.0/55.1%, median 58.3%
     category_balance: float = 4.0
     # ours too (see InfoGANStep): Q's category of a real image kept when it is shifted by up
     # to `max_shift` pixels and mirrored. Q's test accuracy after 2000 steps, seeds 0/1/2:
