@@ -158,6 +158,15 @@ def gaussian_nll(codes, mean, log_std, min_log_std: float = -4.0):
                          axis=-1)
 
 
+def category_entropies(logits):
+    """(H(mean of the batch's category distributions), H(each image's distribution)): the
+    scalar and the per-example parts of `category_information`, on this (global) batch."""
+    p = tf.nn.softmax(tf.cast(logits, tf.float32))
+    own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
+    mean_p = batch_mean(p)
+    return -tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)), own_entropy
+
+
 def category_information(logits, balance: float = 1.0):
     """Per-example terms whose mean estimates the mutual information between an image and
     the category a classifier gives it, on this (global) batch:
@@ -166,10 +175,8 @@ def category_information(logits, balance: float = 1.0):
     (regularised information maximisation, Krause et al., 2010). `balance` > 1 weighs the
     first part more, as IMSAT does (its mu = 4, Hu et al., 2017): categories of equal size,
     for data whose classes are; 1 is the mutual information itself."""
-    p = tf.nn.softmax(tf.cast(logits, tf.float32))
-    own_entropy = -tf.reduce_sum(p * tf.math.log(p + 1e-8), axis=-1)
-    mean_p = batch_mean(p)
-    return -balance * tf.reduce_sum(mean_p * tf.math.log(mean_p + 1e-8)) - own_entropy
+    marginal, own = category_entropies(logits)
+    return balance * marginal - own
 
 
 def category_consistency(target_logits, logits):

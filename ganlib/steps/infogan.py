@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from ..data.augment import shift_and_mirror
 from ..distribute import replica_rows
-from ..losses import categorical_nll, category_consistency, category_information, gaussian_nll
+from ..losses import categorical_nll, category_consistency, category_entropies, gaussian_nll
 from .conditional import class_hits
 from .gan import GANStep
 
@@ -89,11 +89,13 @@ class InfoGANStep(GANStep):
                 + self.continuous_weight * continuous_loss)
         losses["discriminator"] += info
         losses["generator"] += info
-        real_info = category_information(real_categories)
+        # category_information's two parts: the log gets the plain estimate, D's loss the
+        # balanced one
+        marginal, own = category_entropies(real_categories)
+        real_info = marginal - own
         if self.real_info_weight:
-            objective = (real_info if self.category_balance == 1.0 else
-                         category_information(real_categories, self.category_balance))
-            losses["discriminator"] -= self.real_info_weight * objective
+            losses["discriminator"] -= self.real_info_weight * (
+                self.category_balance * marginal - own)
         if self.consistency_weight:
             moved = shift_and_mirror(real, shift_seed, self.max_shift, self.mirror)
             moved_categories = d(moved, training=True)[1]
