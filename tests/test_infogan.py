@@ -23,6 +23,7 @@ from ganlib.models.infogan import (
     predict_categories,
 )
 from ganlib.steps import GANStep, InfoGANStep
+from ganlib.steps.infogan import noise_sensitivity, pair_rows
 
 SHAPE = (28, 28, 1)
 K, M = 10, 2
@@ -193,6 +194,50 @@ def test_consistency_term_goes_to_d_only(batch):
                                rtol=1e-5)
 
 
+def test_pair_rows_and_noise_sensitivity():
+    x = tf.constant([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    np.testing.assert_array_equal(pair_rows(x).numpy().ravel(), [1, 1, 3, 3, 5])
+    np.testing.assert_array_equal(pair_rows(tf.constant([7, 8, 9, 10])).numpy(), [7, 7, 9, 9])
+    # pairs (rows 0-1, 2-3; row 4 has no partner): image gaps 2 and 0, noise gaps 1 and 3
+    images = tf.constant([[[0.0, 0.0]], [[2.0, -2.0]], [[1.0, 1.0]], [[1.0, 1.0]], [[9.0, 9.0]]])
+    noise = tf.constant([[0.0], [1.0], [0.0], [3.0], [5.0]])
+    assert float(noise_sensitivity(images, noise)) == pytest.approx(1 / 2)
+
+
+def test_mode_seeking_term_pairs_the_codes_and_goes_to_g_only(batch):
+    """mode_seeking_weight w: fakes 2k and 2k + 1 share their codes, not their noise, and G's
+    loss gains w / (image gap / noise gap + 1e-5); D's loss does not change with w."""
+    seed = tf.constant([5, 6], tf.int64)
+    g, _, step = _tiny(mode_seeking_weight=1.0)
+    calls = []
+    g.call = _recording(g.call, calls)
+    one, logs = step.losses(batch, seed)
+    noise, category, continuous = (v.numpy() for v in calls[0])
+    np.testing.assert_array_equal(category[::2], category[1::2])
+    np.testing.assert_array_equal(continuous[::2], continuous[1::2])
+    assert not np.allclose(noise[::2], noise[1::2])
+    ratio = logs["mode_seeking_ratio"].numpy()
+    assert ratio.shape == (16,) and np.all(ratio == ratio[0]) and ratio[0] > 0
+    three, _ = _tiny(mode_seeking_weight=3.0)[2].losses(batch, seed)
+    np.testing.assert_allclose(three["generator"].numpy() - one["generator"].numpy(),
+                               2.0 / (ratio + 1e-5), rtol=1e-4)
+    np.testing.assert_allclose(three["discriminator"].numpy(), one["discriminator"].numpy(),
+                               rtol=1e-5)
+    plain = _tiny()[2]
+    plain_g = plain.networks["generator"]
+    calls.clear()
+    plain_g.call = _recording(plain_g.call, calls)
+    plain.losses(batch, seed)
+    assert not np.array_equal(calls[0][1].numpy()[::2], calls[0][1].numpy()[1::2])
+
+
+def _recording(call, calls):
+    def recorded(inputs, *args, **kwargs):
+        calls.append(inputs)
+        return call(inputs, *args, **kwargs)
+    return recorded
+
+
 def test_q_learns_to_read_the_category_back(batch):
     """G and Q together make the category readable within a couple of hundred steps."""
     _, _, step = _tiny(seed=1, continuous_weight=0.0)
@@ -221,6 +266,8 @@ def test_step_is_seeded_and_checks_its_models(batch):
         InfoGANStep(g, d, consistency_weight=-1, **adam)
     with pytest.raises(ValueError, match="category_balance"):
         InfoGANStep(g, d, category_balance=-1, **adam)
+    with pytest.raises(ValueError, match="mode_seeking_weight"):
+        InfoGANStep(g, d, mode_seeking_weight=-1, **adam)
 
 
 def test_code_sweeps_vary_one_code_at_a_time():

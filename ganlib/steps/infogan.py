@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from ..data.augment import shift_and_mirror
-from ..distribute import replica_rows
+from ..distribute import batch_mean, replica_rows
 from ..losses import categorical_nll, category_consistency, category_entropies, gaussian_nll
 from .conditional import class_hits
 from .gan import GANStep
@@ -37,13 +37,19 @@ class InfoGANStep(GANStep):
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
     pixels (and mirrored, if `mirror`) against Q's categories for the original, held fixed,
     so that a category depends on what a garment is, not on where it stands. D's loss only.
+
+    `mode_seeking_weight` > 0 adds a third, to G's loss: a mode-seeking term (Mao et al.,
+    2019). The fakes come in pairs, rows 2k and 2k + 1, with the same codes and different
+    noise, and G is asked to make the two images of a pair differ in proportion to their
+    noise: weight / (mean |image gap| / mean |noise gap| + 1e-5). Without it, G may learn to
+    ignore its noise and draw one image per code.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
                  real_info_weight: float = 0.0, category_balance: float = 1.0,
                  consistency_weight: float = 0.0, max_shift: int = 2, mirror: bool = True,
-                 **kwargs):
+                 mode_seeking_weight: float = 0.0, **kwargs):
         if len(generator.inputs) != 3:
             raise ValueError("an InfoGAN needs G(noise, category, continuous), three inputs "
                              "(see build_infogan_generator).")
@@ -52,11 +58,11 @@ class InfoGANStep(GANStep):
                              "continuous_mean, continuous_log_std] (see "
                              "build_infogan_discriminator).")
         weights = (category_weight, continuous_weight, real_info_weight, category_balance,
-                   consistency_weight)
+                   consistency_weight, mode_seeking_weight)
         if min(weights) < 0:
             raise ValueError("category_weight, continuous_weight, real_info_weight, "
-                             f"category_balance and consistency_weight must be >= 0, got "
-                             f"{weights}.")
+                             "category_balance, consistency_weight and mode_seeking_weight "
+                             f"must be >= 0, got {weights}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
         self.num_continuous = int(discriminator.outputs[2].shape[-1])
         given = int(generator.inputs[2].shape[-1])
@@ -69,6 +75,7 @@ class InfoGANStep(GANStep):
         self.category_balance = float(category_balance)
         self.consistency_weight = float(consistency_weight)
         self.max_shift, self.mirror = int(max_shift), bool(mirror)
+        self.mode_seeking_weight = float(mode_seeking_weight)
         super().__init__(generator, discriminator, **kwargs)
 
     def losses(self, real, seed):
@@ -78,6 +85,8 @@ class InfoGANStep(GANStep):
         noise, category, continuous = draw_codes(
             tf.shape(real)[0], self.latent_dim, self.num_categories, self.num_continuous,
             code_seed)
+        if self.mode_seeking_weight:
+            category, continuous = pair_rows(category), pair_rows(continuous)
         fake = g([noise, category, continuous], training=True)
         real_logits, real_categories, _, _ = d(real, training=True)
         fake_logits, category_logits, mean, log_std = d(fake, training=True)
@@ -102,6 +111,10 @@ class InfoGANStep(GANStep):
             consistency = category_consistency(real_categories, moved_categories)
             losses["discriminator"] += self.consistency_weight * consistency
             metrics["category_consistency"] = consistency
+        if self.mode_seeking_weight:
+            ratio = noise_sensitivity(fake, noise)
+            losses["generator"] += self.mode_seeking_weight / (ratio + 1e-5)
+            metrics["mode_seeking_ratio"] = tf.fill(tf.shape(real)[:1], ratio)
         metrics.update(
             category_loss=category_loss, continuous_loss=continuous_loss,
             real_category_info=real_info,
@@ -121,3 +134,20 @@ def draw_codes(n, noise_dim: int, num_categories: int, num_continuous: int, seed
     continuous = replica_rows(lambda m: tf.random.stateless_uniform(
         [m, num_continuous], seeds[2], -1.0, 1.0), n)
     return noise, category, continuous
+
+
+def pair_rows(x):
+    """`x` with row 2k + 1 replaced by a copy of row 2k (an odd last row stays as it is). On
+    replicas with an even batch each, the pairs are those of the global batch."""
+    return tf.repeat(x[::2], 2, axis=0)[:tf.shape(x)[0]]
+
+
+def noise_sensitivity(images, noise):
+    """Mao et al.'s ratio for images drawn in pairs (rows 2k, 2k + 1) from the same codes:
+    the mean absolute difference between a pair's images over that between their noise,
+    both averaged over the pairs of the whole global batch."""
+    pairs = tf.shape(images)[0] // 2 * 2
+    image_gap = tf.abs(images[0:pairs:2] - images[1:pairs:2])
+    image_gap = tf.reduce_mean(tf.reshape(tf.cast(image_gap, tf.float32), [pairs // 2, -1]), -1)
+    noise_gap = tf.reduce_mean(tf.abs(noise[0:pairs:2] - noise[1:pairs:2]), -1)
+    return batch_mean(image_gap) / batch_mean(noise_gap)
