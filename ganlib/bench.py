@@ -391,24 +391,27 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
     }  # fmt: skip
 
 
-def bench_quality_sgan(minutes: float = 10.0, draws: int = 3, seed: int = 0) -> dict:
-    """Lesson 06 trained `minutes` on each of `draws` label draws (label_seed 0, 1, ...): test
-    accuracy of the GAN's classifier and of the labels-only baseline, per draw and mean; with
-    weight averages (the default), also the latest weights', and the gain over the better of
-    the baseline's two on each draw."""
+def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int = 0) -> dict:
+    """Lesson 06 trained on each of `draws` label draws (label_seed 0, 1, ...) for its default
+    budget (a step budget), or `minutes` if given: test accuracy of the GAN's classifier and
+    of the labels-only baseline, per draw and mean; with weight averages (the default), also
+    the latest weights', and the gain over the better of the baseline's two on each draw."""
     per_draw = []
+    budget = {} if minutes is None else {"minutes": minutes, "steps": None}
     for label_seed in range(draws):
-        cfg = dataclasses.replace(sgan.Config(), minutes=minutes, steps=None, seed=seed,
-                                  label_seed=label_seed)
+        cfg = dataclasses.replace(sgan.Config(), **budget, seed=seed, label_seed=label_seed)
         run = sgan.build(cfg, run_dir=_scratch(f"quality-sgan-{label_seed}"), fresh=True)
         run.trainer.progress = False
+        started = time.perf_counter()
         base.fit(run)
         per_draw.append({"label_seed": label_seed, "steps": run.trainer.global_step,
+                         "train_minutes": round((time.perf_counter() - started) / 60, 2),
                          **sgan.test_accuracy(run)})
     gan = float(np.mean([d["gan"] for d in per_draw]))
     baseline = float(np.mean([d["baseline"] for d in per_draw]))
     result = {
-        "bench": "quality-sgan", "minutes": minutes, "dataset": cfg.dataset,
+        "bench": "quality-sgan", "minutes": cfg.minutes, "steps": cfg.steps,
+        "dataset": cfg.dataset,
         "labels_per_class": cfg.labels_per_class, "classifier_ema": cfg.classifier_ema,
         "draws": per_draw,
         "mean_gan_accuracy": round(gan, 4), "mean_baseline_accuracy": round(baseline, 4),

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("lesson", nargs="?", help="quality: the lesson (default dcgan)")
     b.add_argument("--minutes", type=float,
                    help="training budget (default 10; all: per lesson; losses: per run, "
-                        "default 2; srgan: default 5)")
+                        "default 2; srgan: default 5; sgan: its 10,000 steps)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
                    help="quality of infogan (seeds, median), sgan (label draws, mean) and "

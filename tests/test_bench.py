@@ -108,6 +108,20 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
         100 * (mean - better), abs=0.02)
 
 
+def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
+    """Without --minutes each draw trains the lesson's step budget, however fast the machine."""
+    import dataclasses
+
+    from ganlib.lessons import sgan
+
+    assert sgan.Config().steps and sgan.Config().minutes is None
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    result = bench.bench_quality_sgan(draws=1)
+    assert result["steps"] == 3 and result["minutes"] is None
+    assert [d["steps"] for d in result["draws"]] == [3]
+
+
 @pytest.mark.parametrize("policy, matmul_dtype", [("float32", "float32"),
                                                   ("mixed_bfloat16", "bfloat16")])
 def test_bench_step_runs_on_tiny_settings(monkeypatch, policy, matmul_dtype):

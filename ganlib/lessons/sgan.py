@@ -30,16 +30,17 @@ BASELINE_FILE = "baseline_classifier.keras"  # the same network trained on the l
 @dataclasses.dataclass
 class Config(dcgan.Config):
     """Every knob of lesson 06: lesson 02's, plus the labelled subset and D's regularisers.
-    Defaults: five minutes on a 2-core CPU. On a GPU, try batch_size=100 (at most the
-    labelled images; on a 2-core CPU it made 8,700 steps in 5 min against ~10,700 and a
-    stronger baseline: 77.7% against 70.5%, +7.2 points, 3 label draws).
+    Defaults: 10,000 steps, about five minutes on a 2-core CPU. On a GPU, try
+    batch_size=100 (at most the labelled images; on a 2-core CPU it made 8,700 steps in 5 min
+    against ~10,700 and a stronger baseline: 77.7% against 70.5%, +7.2 points, 3 label draws).
     """
 
-    # measured (bench all, label draw 0): +8.6 points over the baseline after 5 min (12,259
-    # steps), +2.0 after 10 min (24,307): the GAN's classifier falls back from ~9000 steps.
-    # Again with the weight averages (bench quality sgan --minutes 10, 3 label draws,
-    # 2026-12-05, ~23,300 steps): 73.0% against 69.7%, +3.3 (5 min the same day: +9.75)
-    minutes: float | None = 5.0
+    # A step budget, not minutes: D's classifier falls back after ~9,000-12,000 steps, so a
+    # time budget would over-train it on a faster machine. Measured with 3 label draws: ~12,000
+    # steps (5 min, 2026-12-05) +9.75 points over the baseline; ~23,300 (10 min) +3.3 (73.0%
+    # against 69.7%); an older bench all (label draw 0): +8.6 at 12,259 steps, +2.0 at 24,307
+    minutes: float | None = None
+    steps: int | None = 10_000
     labels_per_class: int = 10  # labelled training images per class (100 for 10 classes)
     label_seed: int = 0  # which images are labelled: another seed, another draw
     # weight of the GAN loss in D's loss (Improved-GAN's); 1.0: 76.6% against 69.7%, +6.9
