@@ -295,6 +295,15 @@ def _scratch(name: str):
     return config.settings().output_dir / "bench" / name
 
 
+def _train(run) -> float:
+    """Train a built run for its configured budget without a progress bar; the seconds it
+    took (compiling, checkpoints and in-training scores included)."""
+    run.trainer.progress = False
+    started = time.perf_counter()
+    base.fit(run)
+    return time.perf_counter() - started
+
+
 def _sample(g: keras.Model, n: int, seed: int) -> np.ndarray:
     z = np.random.default_rng(seed).standard_normal((n, g.inputs[0].shape[-1])).astype("f4")
     return g.predict(z, batch_size=500, verbose=0)
@@ -304,8 +313,7 @@ def bench_quality_dcgan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -
     """Lesson 02 and the tutorial DCGAN, each trained `minutes` here, judged on n samples."""
     cfg = dataclasses.replace(dcgan.Config(), minutes=minutes, steps=None, seed=seed)
     run = dcgan.build(cfg, run_dir=_scratch("quality-dcgan"))
-    run.trainer.progress = False
-    base.fit(run)
+    _train(run)
     ours = metrics.image_metrics(_sample(run.generator(), n, seed + 1), cfg.dataset)
     images = data.load(cfg.dataset, "train").x
     tutorial_g, tutorial_steps = train_tutorial_dcgan(images, minutes, seed)
@@ -331,10 +339,7 @@ def bench_quality_cgan(minutes: float = 10.0, n_per_class: int = 1000, seed: int
 
     cfg = dataclasses.replace(cgan.Config(), minutes=minutes, steps=None, seed=seed)
     run = cgan.build(cfg, run_dir=_scratch("quality-cgan"), fresh=True)
-    run.trainer.progress = False
-    started = time.perf_counter()
-    base.fit(run)
-    train_seconds = time.perf_counter() - started
+    train_seconds = _train(run)
     k = len(cgan.CLASS_NAMES)
     labels = np.arange(k * n_per_class) % k
     ours = metrics.conditional_metrics(generate(run.generator(), labels, seed=seed + 1), labels,
@@ -371,8 +376,7 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
     for seed in range(seeds):
         cfg = dataclasses.replace(infogan.Config(), minutes=minutes, steps=None, seed=seed)
         run = infogan.build(cfg, run_dir=_scratch(f"quality-infogan-{seed}"), fresh=True)
-        run.trainer.progress = False
-        base.fit(run)
+        _train(run)
         g = run.generator()
         codes = draw_codes(g, n, seed + 1)
         samples = metrics.category_metrics(g.predict(codes, batch_size=500, verbose=0),
@@ -401,11 +405,9 @@ def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int =
     for label_seed in range(draws):
         cfg = dataclasses.replace(sgan.Config(), **budget, seed=seed, label_seed=label_seed)
         run = sgan.build(cfg, run_dir=_scratch(f"quality-sgan-{label_seed}"), fresh=True)
-        run.trainer.progress = False
-        started = time.perf_counter()
-        base.fit(run)
+        train_minutes = _train(run) / 60
         per_draw.append({"label_seed": label_seed, "steps": run.trainer.global_step,
-                         "train_minutes": round((time.perf_counter() - started) / 60, 2),
+                         "train_minutes": round(train_minutes, 2),
                          **sgan.test_accuracy(run)})
     gan = float(np.mean([d["gan"] for d in per_draw]))
     baseline = float(np.mean([d["baseline"] for d in per_draw]))
@@ -461,10 +463,7 @@ def bench_quality_pix2pix(minutes: float = 10.0, datasets=("rendered_maps", "fas
         cfg = dataclasses.replace(pix2pix.Config(), dataset=name, minutes=minutes, steps=None,
                                   seed=seed)
         run = pix2pix.build(cfg, run_dir=_scratch(f"quality-pix2pix-{name}"), fresh=True)
-        run.trainer.progress = False
-        started = time.perf_counter()
-        base.fit(run)
-        train_seconds = time.perf_counter() - started
+        train_seconds = _train(run)
         result = pix2pix.evaluate(run, seed=seed)
         result["untrained"] = untrained_pix2pix_metrics(cfg)
         if "fid" in result["pix2pix"]:
@@ -489,16 +488,12 @@ def bench_quality_cyclegan(minutes: float = 10.0, datasets=("shapes", "sneakers_
         probe = cyclegan.build(dataclasses.replace(cfg, steps=40, log_every=10,
                                                    sample_every=0, checkpoint_every=1000),
                                run_dir=_scratch(f"quality-cyclegan-{name}-probe"), fresh=True)
-        probe.trainer.progress = False
-        base.fit(probe)
+        _train(probe)
         timed = [r["seconds"] for r in probe.history]
         per_step = (timed[-1] - timed[0]) / 30  # steps 10 to 40, after compiling
         cfg = dataclasses.replace(cfg, steps=max(100, int(60 * minutes / per_step)))
         run = cyclegan.build(cfg, run_dir=_scratch(f"quality-cyclegan-{name}"), fresh=True)
-        run.trainer.progress = False
-        started = time.perf_counter()
-        base.fit(run)
-        train_minutes = (time.perf_counter() - started) / 60
+        train_minutes = _train(run) / 60
         test = cyclegan.load_split(cfg, "test", n=n)
         untrained = cyclegan.untrained_generators(cfg, test.image_shape)
         per_dataset[name] = {
@@ -531,8 +526,7 @@ def bench_quality_stylegan(minutes: float = 10.0, n: int = 10_000, seed: int = 0
 
     cfg = dataclasses.replace(stylegan.Config(), minutes=minutes, steps=None, seed=seed)
     run = stylegan.build(cfg, run_dir=_scratch("quality-stylegan"), fresh=True)
-    run.trainer.progress = False
-    base.fit(run)
+    _train(run)
     found = stylegan.evaluate(run, n=n, seed=seed + 3, psis=(1.0, 0.7))
     ours, truncated, real = found["psi=1.0"], found["psi=0.7"], found["real (train)"]
     return {
