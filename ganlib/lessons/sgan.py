@@ -30,7 +30,7 @@ BASELINE_FILE = "baseline_classifier.keras"  # the same network trained on the l
 @dataclasses.dataclass
 class Config(dcgan.Config):
     """Every knob of lesson 06: lesson 02's, plus the labelled subset and D's regularisers.
-    Defaults: 10,000 steps, about five minutes on a 2-core CPU. On a GPU, try
+    Defaults: 10,000 steps, 4-6 minutes on a 2-core CPU. On a GPU, try
     batch_size=100 (at most the labelled images; on a 2-core CPU it made 8,700 steps in 5 min
     against ~10,700 and a stronger baseline: 77.7% against 70.5%, +7.2 points, 3 label draws).
     """
