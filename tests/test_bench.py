@@ -122,6 +122,24 @@ def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
     assert [d["steps"] for d in result["draws"]] == [3]
 
 
+def test_bench_all_scores_sgan_by_the_sterner_gain(tmp_path):
+    """`bench all` times lesson 06 to +10 points over the better of the baseline's averaged
+    and latest weights, so a dip of the baseline's average reaches no target."""
+    import dataclasses
+
+    from ganlib import bench_all, lessons
+    from ganlib.lessons import sgan
+
+    cfg = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
+    run = sgan.build(cfg, tmp_path / "sgan")
+    lessons.fit(run)
+    value, found = bench_all._measurer("sgan", cfg, smoke=True)(run)
+    assert "baseline_latest" in found
+    assert value == sgan.gains(found)["gain_over_better_baseline"]
+    assert value == pytest.approx(
+        found["gan"] - max(found["baseline"], found["baseline_latest"]), abs=1e-4)
+
+
 @pytest.mark.parametrize("policy, matmul_dtype", [("float32", "float32"),
                                                   ("mixed_bfloat16", "bfloat16")])
 def test_bench_step_runs_on_tiny_settings(monkeypatch, policy, matmul_dtype):

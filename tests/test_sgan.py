@@ -95,6 +95,18 @@ def test_labelled_subset_is_per_class_and_seeded():
             sgan.labelled_subset(labels, bad)
 
 
+def test_gains_subtract_the_baseline_and_its_better_weights():
+    """The sterner gain subtracts the better of the baseline's averaged and latest weights."""
+    dipped = {"gan": 0.77, "baseline": 0.49, "gan_latest": 0.75, "baseline_latest": 0.68}
+    assert sgan.gains(dipped) == {"gain": pytest.approx(0.28),
+                                  "gain_over_better_baseline": pytest.approx(0.09)}
+    steady = {"gan": 0.77, "baseline": 0.70, "gan_latest": 0.75, "baseline_latest": 0.68}
+    assert sgan.gains(steady)["gain_over_better_baseline"] == pytest.approx(0.07)
+    no_averages = {"gan": 0.75, "baseline": 0.68}
+    assert sgan.gains(no_averages) == {"gain": pytest.approx(0.07),
+                                       "gain_over_better_baseline": pytest.approx(0.07)}
+
+
 def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
     rng = np.random.default_rng(0)
     train = data.ArrayDataset("toy", "train", rng.integers(0, 256, (60, *SHAPE), np.uint8),

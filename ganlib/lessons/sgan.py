@@ -40,7 +40,9 @@ class Config(dcgan.Config):
     # (2026-12-05): 10,000 steps 77.5% against 67.4%, +10.1 points over the baseline (+9.2
     # over the better of its averaged and latest weights; label draws 3-5: +6.7, so over 6
     # draws +8.4); ~12,000 (5 min) +9.75; ~23,300 (10 min) +3.3. An older bench all (label
-    # draw 0): +8.6 at 12,259 steps, +2.0 at 24,307
+    # draw 0): +8.6 at 12,259 steps, +2.0 at 24,307. Scored every 1,000 steps on 6 draws
+    # (docs/experiments.md): the gain over the better baseline is +6.0 to +6.7 from 6,000 to
+    # 12,000 steps, +5.3 at 5,000, +4.6 at 14,000
     minutes: float | None = None
     steps: int | None = 10_000
     labels_per_class: int = 10  # labelled training images per class (100 for 10 classes)
@@ -184,3 +186,16 @@ def test_accuracy(run: Run, dataset: str | None = None) -> dict:
         logits = classifier_of(model).predict(x, batch_size=1000, verbose=0)
         result[name] = round(float(np.mean(logits.argmax(-1) == test.y)), 4)
     return result
+
+
+def gains(accuracy: dict) -> dict:
+    """What the unlabelled images add, from `test_accuracy`'s dict: `gain`, the GAN's
+    classifier minus the baseline, and `gain_over_better_baseline`, minus the better of the
+    baseline's averaged and latest weights (the same when the run keeps no averages). The
+    second is the sterner figure: the baseline fits its 100 labels to a loss near 0, a noisy
+    batch now and then makes its weights jump, and for the next few hundred steps its average
+    mixes two far-apart weight sets and can score 20 points below its latest weights."""
+    baseline = accuracy["baseline"]
+    better = max(baseline, accuracy.get("baseline_latest", baseline))
+    return {"gain": round(accuracy["gan"] - baseline, 4),
+            "gain_over_better_baseline": round(accuracy["gan"] - better, 4)}
