@@ -194,7 +194,7 @@ def gains(accuracy: dict) -> dict:
     baseline's averaged and latest weights (the same when the run keeps no averages). The
     second is the sterner figure: the baseline fits its 100 labels to a loss near 0, a noisy
     batch now and then makes its weights jump, and for the next few hundred steps its average
-    mixes two far-apart weight sets and can score 20 points below its latest weights."""
+    mixes two far-apart weight sets and can score 17 points below its latest weights."""
     baseline = accuracy["baseline"]
     better = max(baseline, accuracy.get("baseline_latest", baseline))
     return {"gain": round(accuracy["gan"] - baseline, 4),
