@@ -36,13 +36,10 @@ class Config(dcgan.Config):
     """
 
     # A step budget, not minutes: D's classifier falls back after ~9,000-12,000 steps, so a
-    # time budget would over-train it on a faster machine. Measured with 3 label draws
-    # (2026-12-05): 10,000 steps 77.5% against 67.4%, +10.1 points over the baseline (+9.2
-    # over the better of its averaged and latest weights; label draws 3-5: +6.7, so over 6
-    # draws +8.4); ~12,000 (5 min) +9.75; ~23,300 (10 min) +3.3. An older bench all (label
-    # draw 0): +8.6 at 12,259 steps, +2.0 at 24,307. Scored every 1,000 steps on 6 draws
-    # (docs/experiments.md): the gain over the better baseline is +6.0 to +6.7 from 6,000 to
-    # 12,000 steps, +5.3 at 5,000, +4.6 at 14,000
+    # time budget would over-train it on a faster machine. Scored every 1,000 steps on 6 label
+    # draws (docs/experiments.md), the gain over the better of the baseline's averaged and
+    # latest weights is +6.0 to +6.7 from 6,000 to 12,000 steps (10,000: 75.1% against
+    # 68.4%), +4.6 at 14,000; ~23,300 steps (10 min, 3 draws) +3.3
     minutes: float | None = None
     steps: int | None = 10_000
     labels_per_class: int = 10  # labelled training images per class (100 for 10 classes)
