@@ -366,15 +366,19 @@ def bench_quality_cgan(minutes: float = 10.0, n_per_class: int = 1000, seed: int
     }  # fmt: skip
 
 
-def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000) -> dict:
-    """Lesson 04 trained `minutes` with seeds 0, 1, ...: accuracy of Q's categories on the test
-    images (Hungarian-matched), per seed and the median; judge metrics of n samples per seed;
-    k-means on the test images' pixels as the reference an InfoGAN should beat."""
+def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000,
+                          steps: int | None = None) -> dict:
+    """Lesson 04 trained `minutes` (or `steps`, the same on every machine) with seeds 0, 1,
+    ...: accuracy of Q's categories on the test images (Hungarian-matched), per seed and the
+    median; judge metrics of n samples per seed; k-means on the test images' pixels as the
+    reference an InfoGAN should beat."""
     from .models.infogan import draw_codes
 
+    budget = {"minutes": minutes, "steps": None} if steps is None else {
+        "minutes": None, "steps": steps}
     per_seed = []
     for seed in range(seeds):
-        cfg = dataclasses.replace(infogan.Config(), minutes=minutes, steps=None, seed=seed)
+        cfg = dataclasses.replace(infogan.Config(), **budget, seed=seed)
         run = infogan.build(cfg, run_dir=_scratch(f"quality-infogan-{seed}"), fresh=True)
         _train(run)
         g = run.generator()
@@ -388,7 +392,7 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
         })  # fmt: skip
     test = data.load(cfg.dataset, "test")
     return {
-        "bench": "quality-infogan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
+        "bench": "quality-infogan", **budget, "dataset": cfg.dataset, "n": n,
         "seeds": per_seed,
         "median_test_accuracy": float(np.median([s["test_accuracy"] for s in per_seed])),
         "kmeans_pixels_test_accuracy": metrics.kmeans_pixel_accuracy(test.x, test.y),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganlib.data.augment import shift_and_mirror
+from ganlib.data.augment import consistency_move, jitter_intensity, shift_and_mirror
 from ganlib.losses import category_consistency
 
 
@@ -48,3 +48,40 @@ def test_category_consistency_is_smallest_when_the_reading_does_not_change():
         loss = category_consistency(target, moved)
     assert tape.gradient(loss, target) is None  # the original's reading is held fixed
     assert np.abs(tape.gradient(loss, moved).numpy()).sum() > 0
+
+
+def test_jitter_intensity_brightens_and_darkens_each_image_keeping_black_and_order():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    images[:, 0, 0] = -1  # a black pixel in each image
+    seeds = tf.constant([5, 6], tf.int64), tf.constant([7, 8], tf.int64)
+    eager = jitter_intensity(tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy()
+    compiled = tf.function(jitter_intensity, jit_compile=True)(
+        tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy()
+    for out in (eager, compiled):
+        assert out.min() >= -1 and out.max() <= 1
+        np.testing.assert_allclose(out[:, 0, 0], -1, atol=1e-3)  # black stays black
+        means = out.reshape(64, -1).mean(1) - images.reshape(64, -1).mean(1)
+        assert means.min() < -0.05 and means.max() > 0.05  # some darker, some brighter
+        for before, after in zip(images.reshape(64, -1), out.reshape(64, -1)):
+            order = np.argsort(before, kind="stable")
+            assert np.all(np.diff(after[order]) >= -1e-6)  # a brighter pixel stays brighter
+    np.testing.assert_array_equal(
+        eager, jitter_intensity(tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy())
+    same = jitter_intensity(tf.constant(images), *seeds, scale=0.0, gamma=0.0).numpy()
+    np.testing.assert_allclose(same, images, atol=1e-5)
+
+
+def test_consistency_move_is_shift_and_mirror_without_jitter_and_jitters_after_it():
+    images = np.random.default_rng(2).uniform(-1, 1, (32, 12, 10, 1)).astype(np.float32)
+    seed = tf.constant([3, 4], tf.int64)
+    plain = consistency_move(tf.constant(images), seed, max_shift=2).numpy()
+    np.testing.assert_array_equal(plain, shift_and_mirror(tf.constant(images), seed, 2).numpy())
+    grey = np.zeros((32, 12, 10, 1), np.float32)  # mid-grey: the shift's black edge shows
+    moved = consistency_move(tf.constant(grey), seed, max_shift=2, scale=0.4, gamma=0.5).numpy()
+    black = np.isclose(moved, -1, atol=1e-3).reshape(32, -1).sum(1)
+    possible = {120 - (12 - dy) * (10 - dx) for dy in range(3) for dx in range(3)}
+    assert set(black) <= possible and len(set(black)) > 3  # shifted, edges still black
+    levels = [np.unique(image[~np.isclose(image, -1, atol=1e-3)].round(5)) for image in moved]
+    assert all(len(level) == 1 for level in levels)  # one brightness per image
+    assert np.ptp(np.concatenate(levels)) > 0.2  # and a different one for each

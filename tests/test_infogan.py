@@ -192,6 +192,10 @@ def test_consistency_term_goes_to_d_only(batch):
                                atol=1e-5)
     np.testing.assert_allclose(informed["generator"].numpy(), plain["generator"].numpy(),
                                rtol=1e-5)
+    # the intensity jitter changes the moved images, so Q's reading of them
+    _, jittered = _tiny(consistency_weight=2.0, intensity_scale=0.4, intensity_gamma=0.5)[2].losses(
+        batch, seed)
+    assert not np.allclose(jittered["category_consistency"].numpy(), consistency, atol=1e-6)
 
 
 def test_pair_rows_and_noise_sensitivity():
@@ -264,6 +268,10 @@ def test_step_is_seeded_and_checks_its_models(batch):
         InfoGANStep(g, d, category_weight=-1, **adam)
     with pytest.raises(ValueError, match="consistency_weight"):
         InfoGANStep(g, d, consistency_weight=-1, **adam)
+    with pytest.raises(ValueError, match="intensity_scale"):
+        InfoGANStep(g, d, intensity_scale=1.0, **adam)
+    with pytest.raises(ValueError, match="intensity_gamma"):
+        InfoGANStep(g, d, intensity_gamma=-0.1, **adam)
     with pytest.raises(ValueError, match="category_balance"):
         InfoGANStep(g, d, category_balance=-1, **adam)
     with pytest.raises(ValueError, match="mode_seeking_weight"):
@@ -379,3 +387,18 @@ def test_quality_bench_reports_the_median_over_seeds(monkeypatch):
     assert all(s["steps"] > 0 and 0.1 <= s["test_accuracy"] <= 1 for s in result["seeds"])
     assert result["median_test_accuracy"] == sorted(accuracies)[1]
     assert 0.3 < result["kmeans_pixels_test_accuracy"] < 0.75
+
+
+def test_quality_bench_takes_a_step_budget(monkeypatch, capsys):
+    from ganlib import cli
+
+    tiny = dataclasses.replace(infogan.Config().smoke(), width=8, batch_size=16)
+    monkeypatch.setattr(infogan, "Config", lambda: tiny)
+    result = bench.bench_quality_infogan(seeds=1, n=100, steps=3)
+    assert result["steps"] == 3 and result["minutes"] is None
+    assert [s["steps"] for s in result["seeds"]] == [3]
+    for wrong in (["--steps", "0"], ["--steps", "5", "--minutes", "1"]):
+        assert cli.main(["bench", "quality", "infogan", *wrong]) == 2
+        assert "--steps (a positive step budget" in capsys.readouterr().err
+    assert cli.main(["bench", "quality", "dcgan", "--steps", "5"]) == 2
+    assert "is for `bench quality infogan`" in capsys.readouterr().err
