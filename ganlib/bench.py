@@ -295,6 +295,14 @@ def _scratch(name: str):
     return config.settings().output_dir / "bench" / name
 
 
+def _budget(minutes: float | None, steps: int | None) -> dict:
+    """The Config changes for a quality bench's training budget: `steps` if given (the same
+    training on every machine), else `minutes` if given, else none (the lesson's own)."""
+    if steps is not None:
+        return {"minutes": None, "steps": steps}
+    return {} if minutes is None else {"minutes": minutes, "steps": None}
+
+
 def _train(run) -> float:
     """Train a built run for its configured budget without a progress bar; the seconds it
     took (compiling, checkpoints and in-training scores included)."""
@@ -374,8 +382,7 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
     reference an InfoGAN should beat."""
     from .models.infogan import draw_codes
 
-    budget = {"minutes": minutes, "steps": None} if steps is None else {
-        "minutes": None, "steps": steps}
+    budget = _budget(minutes, steps)
     per_seed = []
     for seed in range(seeds):
         cfg = dataclasses.replace(infogan.Config(), **budget, seed=seed)
@@ -392,20 +399,23 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
         })  # fmt: skip
     test = data.load(cfg.dataset, "test")
     return {
-        "bench": "quality-infogan", **budget, "dataset": cfg.dataset, "n": n,
+        "bench": "quality-infogan", "minutes": cfg.minutes, "steps": cfg.steps,
+        "dataset": cfg.dataset, "n": n,
         "seeds": per_seed,
         "median_test_accuracy": float(np.median([s["test_accuracy"] for s in per_seed])),
         "kmeans_pixels_test_accuracy": metrics.kmeans_pixel_accuracy(test.x, test.y),
     }  # fmt: skip
 
 
-def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int = 0) -> dict:
+def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int = 0,
+                       steps: int | None = None) -> dict:
     """Lesson 06 trained on each of `draws` label draws (label_seed 0, 1, ...) for its default
-    budget (a step budget), or `minutes` if given: test accuracy of the GAN's classifier and
-    of the labels-only baseline, per draw and mean; with weight averages (the default), also
-    the latest weights', and the gain over the better of the baseline's two on each draw."""
+    budget (a step budget), or `steps` or `minutes` if given: test accuracy of the GAN's
+    classifier and of the labels-only baseline, per draw and mean; with weight averages (the
+    default), also the latest weights', and the gain over the better of the baseline's two on
+    each draw."""
     per_draw = []
-    budget = {} if minutes is None else {"minutes": minutes, "steps": None}
+    budget = _budget(minutes, steps)
     for label_seed in range(draws):
         cfg = dataclasses.replace(sgan.Config(), **budget, seed=seed, label_seed=label_seed)
         run = sgan.build(cfg, run_dir=_scratch(f"quality-sgan-{label_seed}"), fresh=True)

@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="training budget (default 10; all: per lesson; losses: per run, "
                         "default 2; srgan: default 5; sgan: its 10,000 steps)")
     b.add_argument("--steps", type=int,
-                   help="quality of infogan: a step budget instead of --minutes (the same "
-                        "training on every machine)")
+                   help="quality of infogan and sgan: a step budget instead of --minutes "
+                        "(the same training on every machine)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
                    help="quality of infogan (seeds, median), sgan (label draws, mean) and "
@@ -414,9 +414,9 @@ def bench(args) -> int:
         bench_fn = getattr(b, QUALITY_BENCHES[lesson])
         budget = {} if args.minutes is None else {"minutes": args.minutes}
         if args.steps is not None:
-            if lesson != "infogan" or args.minutes is not None or args.steps < 1:
+            if lesson not in ("infogan", "sgan") or args.minutes is not None or args.steps < 1:
                 return _fail(f"--steps (a positive step budget, got {args.steps}) is for "
-                             "`bench quality infogan`, without --minutes.")
+                             "`bench quality infogan` or `sgan`, without --minutes.")
             budget = {"steps": args.steps}
         b.print_json(bench_fn(**budget, **runs.get(lesson, {})))
     else:

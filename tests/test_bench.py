@@ -122,6 +122,27 @@ def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
     assert [d["steps"] for d in result["draws"]] == [3]
 
 
+def test_quality_bench_of_sgan_takes_a_step_budget(monkeypatch, capsys):
+    """`--steps N` trains each draw N steps (instead of the lesson's), and reaches the bench
+    from the command line; --steps with --minutes is refused."""
+    import dataclasses
+
+    from ganlib import cli
+    from ganlib.lessons import sgan
+
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    result = bench.bench_quality_sgan(draws=1, steps=2)
+    assert result["steps"] == 2 and result["minutes"] is None
+    assert [d["steps"] for d in result["draws"]] == [2]
+    called = {}
+    monkeypatch.setattr(bench, "bench_quality_sgan", lambda **kw: called.update(kw) or {})
+    assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--runs", "2"]) == 0
+    assert called == {"steps": 7, "draws": 2}
+    assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--minutes", "1"]) == 2
+    assert "--steps (a positive step budget" in capsys.readouterr().err
+
+
 def test_bench_all_scores_sgan_by_the_sterner_gain(tmp_path):
     """`bench all` times lesson 06 to +10 points over the better of the baseline's averaged
     and latest weights, so a dip of the baseline's average reaches no target."""

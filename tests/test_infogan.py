@@ -401,4 +401,4 @@ def test_quality_bench_takes_a_step_budget(monkeypatch, capsys):
         assert cli.main(["bench", "quality", "infogan", *wrong]) == 2
         assert "--steps (a positive step budget" in capsys.readouterr().err
     assert cli.main(["bench", "quality", "dcgan", "--steps", "5"]) == 2
-    assert "is for `bench quality infogan`" in capsys.readouterr().err
+    assert "is for `bench quality infogan` or `sgan`" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def shift_and_mirror(images, seed, max_shift: int = 2, mirror: bool = True,
     return tf.gather(moved, cols, axis=2, batch_dims=1)
 
 
-def jitter_intensity(images, scale_seed, gamma_seed, scale: float = 0.4, gamma: float = 0.5):
+def jitter_intensity(images, scale_seed, gamma_seed, scale: float, gamma: float):
     """Each image's brightness and contrast changed at random, black staying black: its
     intensities on [0, 1], (x + 1) / 2, raised to the power e^u (u uniform in [-`gamma`,
     `gamma`]), multiplied by a factor uniform in [1 - `scale`, 1 + `scale`], clipped to
