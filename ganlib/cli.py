@@ -210,6 +210,8 @@ def _set_options(pairs: list[str], cfg, resume: bool) -> dict:
         except json.JSONDecodeError:
             value = text  # a bare word: a string such as a loss's name
         current = getattr(cfg, key)
+        if isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)  # JSON has lists, the Config tuples: (low, high) pairs
         numbers = (int, float)
         if not (value is None or current is None or type(value) is type(current) or (
                 isinstance(current, float) and type(value) is int)):

@@ -50,25 +50,36 @@ def test_category_consistency_is_smallest_when_the_reading_does_not_change():
     assert np.abs(tape.gradient(loss, moved).numpy()).sum() > 0
 
 
-def test_jitter_intensity_brightens_and_darkens_each_image_keeping_black_and_order():
+def test_jitter_intensity_levels_dark_and_light_garments_keeping_black_and_order():
+    """Levels (low, high): each garment's mean intensity on [0, 1] becomes a level drawn in
+    [low, high], whether it was dark or light; black stays black, a brighter pixel stays
+    brighter; eager and XLA agree; no levels and no gamma leave the images as they were."""
     rng = np.random.default_rng(1)
-    images = rng.uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
-    images[:, 0, 0] = -1  # a black pixel in each image
+    x01 = np.zeros((64, 8, 8, 1), np.float32)  # black around a 4 x 4 garment
+    x01[:32, 2:6, 2:6] = rng.uniform(0.05, 0.15, (32, 4, 4, 1))  # dark garments
+    x01[32:, 2:6, 2:6] = rng.uniform(0.5, 0.7, (32, 4, 4, 1))  # light ones
+    images = 2 * x01 - 1
     seeds = tf.constant([5, 6], tf.int64), tf.constant([7, 8], tf.int64)
-    eager = jitter_intensity(tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy()
+    levels = (0.35, 0.75)
+    eager = jitter_intensity(tf.constant(images), *seeds, levels=levels, gamma=0.0).numpy()
     compiled = tf.function(jitter_intensity, jit_compile=True)(
-        tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy()
-    for out in (eager, compiled):
-        assert out.min() >= -1 and out.max() <= 1
-        np.testing.assert_allclose(out[:, 0, 0], -1, atol=1e-3)  # black stays black
-        means = out.reshape(64, -1).mean(1) - images.reshape(64, -1).mean(1)
-        assert means.min() < -0.05 and means.max() > 0.05  # some darker, some brighter
+        tf.constant(images), *seeds, levels=levels, gamma=0.0).numpy()
+    for out in (eager, compiled):  # (XLA draws other random numbers)
+        garment = (out[:, 2:6, 2:6] + 1) / 2
+        means = garment.reshape(64, -1).mean(1)
+        assert means.min() >= 0.35 - 1e-4 and means.max() <= 0.75 + 1e-4
+        for half in (means[:32], means[32:]):  # dark and light garments alike fill the range
+            assert half.min() < 0.45 and half.max() > 0.65
+        np.testing.assert_allclose(out[:, 0], -1, atol=1e-3)  # black stays black
         for before, after in zip(images.reshape(64, -1), out.reshape(64, -1)):
             order = np.argsort(before, kind="stable")
             assert np.all(np.diff(after[order]) >= -1e-6)  # a brighter pixel stays brighter
-    np.testing.assert_array_equal(
-        eager, jitter_intensity(tf.constant(images), *seeds, scale=0.4, gamma=0.5).numpy())
-    same = jitter_intensity(tf.constant(images), *seeds, scale=0.0, gamma=0.0).numpy()
+    np.testing.assert_array_equal(  # seeded
+        eager, jitter_intensity(tf.constant(images), *seeds, levels=levels, gamma=0.0).numpy())
+    contrast = jitter_intensity(tf.constant(images), *seeds, levels=None, gamma=0.5).numpy()
+    assert not np.allclose(contrast, images, atol=1e-3)  # gamma alone changes contrast
+    np.testing.assert_allclose(contrast[:, 0], -1, atol=1e-3)
+    same = jitter_intensity(tf.constant(images), *seeds, levels=None, gamma=0.0).numpy()
     np.testing.assert_allclose(same, images, atol=1e-5)
 
 
@@ -78,7 +89,8 @@ def test_consistency_move_is_shift_and_mirror_without_jitter_and_jitters_after_i
     plain = consistency_move(tf.constant(images), seed, max_shift=2).numpy()
     np.testing.assert_array_equal(plain, shift_and_mirror(tf.constant(images), seed, 2).numpy())
     grey = np.zeros((32, 12, 10, 1), np.float32)  # mid-grey: the shift's black edge shows
-    moved = consistency_move(tf.constant(grey), seed, max_shift=2, scale=0.4, gamma=0.5).numpy()
+    moved = consistency_move(tf.constant(grey), seed, max_shift=2, levels=(0.35, 0.75),
+                             gamma=0.5).numpy()
     black = np.isclose(moved, -1, atol=1e-3).reshape(32, -1).sum(1)
     possible = {120 - (12 - dy) * (10 - dx) for dy in range(3) for dx in range(3)}
     assert set(black) <= possible and len(set(black)) > 3  # shifted, edges still black

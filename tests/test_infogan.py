@@ -1,6 +1,7 @@
 import contextlib
 import dataclasses
 import io
+import json
 import math
 
 import keras
@@ -193,8 +194,8 @@ def test_consistency_term_goes_to_d_only(batch):
     np.testing.assert_allclose(informed["generator"].numpy(), plain["generator"].numpy(),
                                rtol=1e-5)
     # the intensity jitter changes the moved images, so Q's reading of them
-    _, jittered = _tiny(consistency_weight=2.0, intensity_scale=0.4, intensity_gamma=0.5)[2].losses(
-        batch, seed)
+    _, jittered = _tiny(consistency_weight=2.0, intensity_levels=(0.35, 0.75),
+                        intensity_gamma=0.5)[2].losses(batch, seed)
     assert not np.allclose(jittered["category_consistency"].numpy(), consistency, atol=1e-6)
 
 
@@ -268,8 +269,9 @@ def test_step_is_seeded_and_checks_its_models(batch):
         InfoGANStep(g, d, category_weight=-1, **adam)
     with pytest.raises(ValueError, match="consistency_weight"):
         InfoGANStep(g, d, consistency_weight=-1, **adam)
-    with pytest.raises(ValueError, match="intensity_scale"):
-        InfoGANStep(g, d, intensity_scale=1.0, **adam)
+    for levels in ((0.0, 0.5), (0.6, 0.4), (0.5, 1.2), (0.5,), 0.5, ("low", 1)):
+        with pytest.raises(ValueError, match="intensity_levels"):
+            InfoGANStep(g, d, intensity_levels=levels, **adam)
     with pytest.raises(ValueError, match="intensity_gamma"):
         InfoGANStep(g, d, intensity_gamma=-0.1, **adam)
     with pytest.raises(ValueError, match="category_balance"):
@@ -376,6 +378,20 @@ def test_cli_sample_writes_categories_as_labels_and_evaluate_matches_them(tmp_pa
     assert 0.0 < result["category_accuracy"] <= 1.0 and result["fid"] > 0
     assert "intended_share" not in result  # categories are not classes
     assert "fid" in result["real"]
+
+
+def test_cli_sets_the_intensity_levels_and_resumes_with_them(tmp_path):
+    """`--set intensity_levels=[low, high]` (JSON has lists, the Config a tuple) trains with
+    them, and `--resume` reads them back from config.json; null turns the levelling off."""
+    run_dir = tmp_path / "infogan"
+    code, out = _cli(["train", "infogan", "--out", str(run_dir), "--steps", "2", "--smoke",
+                      "--set", "intensity_levels=[0.2, 0.5]"])
+    assert code == 0 and last_json(out)["step"] == 2
+    assert json.loads((run_dir / "config.json").read_text())["intensity_levels"] == [0.2, 0.5]
+    code, out = _cli(["train", "infogan", "--out", str(run_dir), "--resume", "--steps", "3"])
+    assert code == 0 and last_json(out)["step"] == 3
+    off = cli._set_options(["intensity_levels=null"], infogan.Config(), resume=False)
+    assert off == {"intensity_levels": None}
 
 
 def test_quality_bench_reports_the_median_over_seeds(monkeypatch):

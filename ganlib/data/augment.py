@@ -30,29 +30,37 @@ def shift_and_mirror(images, seed, max_shift: int = 2, mirror: bool = True,
     return tf.gather(moved, cols, axis=2, batch_dims=1)
 
 
-def jitter_intensity(images, scale_seed, gamma_seed, scale: float, gamma: float):
+def jitter_intensity(images, level_seed, gamma_seed, levels: tuple[float, float] | None,
+                     gamma: float):
     """Each image's brightness and contrast changed at random, black staying black: its
     intensities on [0, 1], (x + 1) / 2, raised to the power e^u (u uniform in [-`gamma`,
-    `gamma`]), multiplied by a factor uniform in [1 - `scale`, 1 + `scale`], clipped to
-    [0, 1] and mapped back to [-1, 1]. A dark garment and a light one of the same kind look
-    alike to it. Stateless from the two seeds; rows drawn as `shift_and_mirror`'s."""
+    `gamma`]); then, with `levels` = (low, high), multiplied so that the mean of its garment
+    (the pixels above 0.02) is a level drawn uniform in [low, high], clipped to [0, 1] and
+    mapped back to [-1, 1]. A dark garment comes out as light as a light one, and the other
+    way round. Stateless from the two seeds; rows drawn as `shift_and_mirror`'s."""
     n = tf.shape(images)[0]
-    factor = replica_rows(lambda k: tf.random.stateless_uniform(
-        [k, 1, 1, 1], scale_seed, 1.0 - scale, 1.0 + scale), n)
     power = tf.exp(replica_rows(lambda k: tf.random.stateless_uniform(
         [k, 1, 1, 1], gamma_seed, -gamma, gamma), n))
     x = tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
-    x = tf.clip_by_value(factor * tf.pow(x + 1e-6, power), 0.0, 1.0)
+    x = tf.pow(x + 1e-6, power)
+    if levels is not None:
+        low, high = levels
+        level = replica_rows(lambda k: tf.random.stateless_uniform(
+            [k, 1, 1, 1], level_seed, low, high), n)
+        garment = tf.cast(x > 0.02, tf.float32)
+        mean = tf.reduce_sum(x * garment, [1, 2, 3], keepdims=True) / tf.maximum(
+            tf.reduce_sum(garment, [1, 2, 3], keepdims=True), 1.0)
+        x = tf.clip_by_value(x * level / tf.maximum(mean, 0.05), 0.0, 1.0)
     return tf.cast(2.0 * x - 1.0, images.dtype)
 
 
 def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
-                     scale: float = 0.0, gamma: float = 0.0):
-    """The move of lesson 04's consistency term: `shift_and_mirror`, then, if `scale` or
-    `gamma` is above 0, `jitter_intensity`; stateless from `seed`."""
-    if not (scale or gamma):
+                     levels: tuple[float, float] | None = None, gamma: float = 0.0):
+    """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `levels` or
+    `gamma` > 0, `jitter_intensity`; stateless from `seed`."""
+    if levels is None and not gamma:
         return shift_and_mirror(images, seed, max_shift, mirror)
-    move_seed, scale_seed, gamma_seed = tf.unstack(
+    move_seed, level_seed, gamma_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 3))
     moved = shift_and_mirror(images, move_seed, max_shift, mirror)
-    return jitter_intensity(moved, scale_seed, gamma_seed, scale, gamma)
+    return jitter_intensity(moved, level_seed, gamma_seed, levels, gamma)

@@ -37,9 +37,10 @@ class InfoGANStep(GANStep):
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
     pixels (and mirrored, if `mirror`) against Q's categories for the original, held fixed,
     so that a category depends on what a garment is, not on where it stands. With
-    `intensity_scale` or `intensity_gamma` > 0 the moved image's brightness and contrast are
-    changed too (`jitter_intensity`), so that it does not depend on how dark the garment is
-    either. D's loss only.
+    `intensity_levels` = (low, high) or `intensity_gamma` > 0 the moved image's brightness
+    and contrast are changed too (`jitter_intensity`: its garment's mean intensity on [0, 1]
+    drawn in [low, high]), so that it does not depend on how dark the garment is either.
+    D's loss only.
 
     `mode_seeking_weight` > 0 adds a third, to G's loss: a mode-seeking term (Mao et al.,
     2019). The fakes come in pairs, rows 2k and 2k + 1, with the same codes and different
@@ -52,7 +53,8 @@ class InfoGANStep(GANStep):
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
                  real_info_weight: float = 0.0, category_balance: float = 1.0,
                  consistency_weight: float = 0.0, max_shift: int = 2, mirror: bool = True,
-                 intensity_scale: float = 0.0, intensity_gamma: float = 0.0,
+                 intensity_levels: tuple[float, float] | None = None,
+                 intensity_gamma: float = 0.0,
                  mode_seeking_weight: float = 0.0, **kwargs):
         if len(generator.inputs) != 3:
             raise ValueError("an InfoGAN needs G(noise, category, continuous), three inputs "
@@ -67,9 +69,18 @@ class InfoGANStep(GANStep):
             raise ValueError("category_weight, continuous_weight, real_info_weight, "
                              "category_balance, consistency_weight and mode_seeking_weight "
                              f"must be >= 0, got {weights}.")
-        if not 0 <= intensity_scale < 1 or intensity_gamma < 0:
-            raise ValueError("intensity_scale must be in [0, 1) and intensity_gamma >= 0, got "
-                             f"{intensity_scale} and {intensity_gamma}.")
+        if intensity_levels is not None:
+            given_levels = intensity_levels
+            try:
+                intensity_levels = tuple(float(v) for v in intensity_levels)
+            except (TypeError, ValueError):
+                intensity_levels = ()
+            if len(intensity_levels) != 2 or not (
+                    0 < intensity_levels[0] <= intensity_levels[1] <= 1):
+                raise ValueError("intensity_levels must be None or (low, high) with 0 < low <= "
+                                 f"high <= 1, got {given_levels!r}.")
+        if intensity_gamma < 0:
+            raise ValueError(f"intensity_gamma must be >= 0, got {intensity_gamma}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
         self.num_continuous = int(discriminator.outputs[2].shape[-1])
         given = int(generator.inputs[2].shape[-1])
@@ -82,7 +93,7 @@ class InfoGANStep(GANStep):
         self.category_balance = float(category_balance)
         self.consistency_weight = float(consistency_weight)
         self.max_shift, self.mirror = int(max_shift), bool(mirror)
-        self.intensity_scale, self.intensity_gamma = float(intensity_scale), float(intensity_gamma)
+        self.intensity_levels, self.intensity_gamma = intensity_levels, float(intensity_gamma)
         self.mode_seeking_weight = float(mode_seeking_weight)
         super().__init__(generator, discriminator, **kwargs)
 
@@ -115,7 +126,7 @@ class InfoGANStep(GANStep):
                 self.category_balance * marginal - own)
         if self.consistency_weight:
             moved = consistency_move(real, shift_seed, self.max_shift, self.mirror,
-                                     self.intensity_scale, self.intensity_gamma)
+                                     self.intensity_levels, self.intensity_gamma)
             moved_categories = d(moved, training=True)[1]
             consistency = category_consistency(real_categories, moved_categories)
             losses["discriminator"] += self.consistency_weight * consistency
