@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganlib.data.augment import consistency_move, jitter_intensity, shift_and_mirror
+from ganlib.data.augment import (
+    consistency_move,
+    jitter_intensity,
+    rescale,
+    shift_and_mirror,
+    zoom,
+)
 from ganlib.losses import category_consistency
 
 
@@ -98,3 +104,38 @@ def test_consistency_move_is_shift_and_mirror_without_jitter_and_jitters_after_i
     levels = [np.unique(image[~np.isclose(image, -1, atol=1e-3)].round(5)) for image in moved]
     assert all(len(level) == 1 for level in levels)  # one brightness per image
     assert np.ptp(np.concatenate(levels)) > 0.2  # and a different one for each
+
+
+def test_rescale_is_a_centred_crop_and_resize_with_and_without_xla():
+    images = np.random.default_rng(3).uniform(-1, 1, (6, 12, 10, 1)).astype(np.float32)
+    scale = np.array([[0.8], [0.93], [1.0], [1.07], [1.2], [1.5]], np.float32)
+    half = 0.5 * scale
+    boxes = np.concatenate([0.5 - half, 0.5 - half, 0.5 + half, 0.5 + half], 1)
+    expected = tf.image.crop_and_resize(images, boxes, tf.range(6), (12, 10),
+                                        extrapolation_value=-1.0).numpy()
+    eager = rescale(tf.constant(images), tf.constant(scale)).numpy()
+    compiled = tf.function(rescale, jit_compile=True)(tf.constant(images), tf.constant(scale))
+    np.testing.assert_allclose(eager, expected, atol=1e-5)
+    np.testing.assert_allclose(compiled.numpy(), expected, atol=1e-5)
+    np.testing.assert_array_equal(eager[2], images[2])  # s = 1: unchanged, exactly
+    assert np.all(eager[4:, 0] == -1) and np.all(eager[4:, :, 0] == -1)  # drawn smaller
+    assert not np.any(eager[:2] == -1)  # drawn larger: nothing from outside
+
+
+def test_zoom_draws_a_factor_per_image_and_consistency_move_zooms_after_the_shift():
+    grey = np.zeros((64, 28, 28, 1), np.float32)  # mid-grey: black edges tell the factor
+    seed = tf.constant([5, 6], tf.int64)
+    zoomed = zoom(tf.constant(grey), seed, 0.2).numpy()
+    np.testing.assert_array_equal(zoomed, zoom(tf.constant(grey), seed, 0.2).numpy())  # seeded
+    black_rows = (zoomed == -1).all(axis=(2, 3)).sum(1)
+    assert black_rows.max() <= 2 * 3  # s <= 1.2 leaves at most 3 rows black on each side
+    assert (black_rows == 0).sum() > 20 and (black_rows > 0).sum() > 20  # larger and smaller
+    np.testing.assert_array_equal(zoom(tf.constant(grey), seed, 0.0).numpy(), grey)
+    images = tf.constant(np.random.default_rng(4).uniform(-1, 1, (8, 12, 10, 1)), tf.float32)
+    plain = consistency_move(images, seed, max_shift=2)
+    same = consistency_move(images, seed, max_shift=2, max_zoom=0.0)
+    np.testing.assert_array_equal(plain.numpy(), same.numpy())
+    shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    both = consistency_move(images, seed, max_shift=2, max_zoom=0.2).numpy()
+    expected = zoom(shift_and_mirror(images, shift_seed, 2), zoom_seed, 0.2).numpy()
+    np.testing.assert_array_equal(both, expected)

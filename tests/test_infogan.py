@@ -197,6 +197,9 @@ def test_consistency_term_goes_to_d_only(batch):
     _, jittered = _tiny(consistency_weight=2.0, intensity_levels=(0.35, 0.75),
                         intensity_gamma=0.5)[2].losses(batch, seed)
     assert not np.allclose(jittered["category_consistency"].numpy(), consistency, atol=1e-6)
+    # ... and so does the zoom
+    _, zoomed = _tiny(consistency_weight=2.0, max_zoom=0.15)[2].losses(batch, seed)
+    assert not np.allclose(zoomed["category_consistency"].numpy(), consistency, atol=1e-6)
 
 
 def test_pair_rows_and_noise_sensitivity():
@@ -274,6 +277,9 @@ def test_step_is_seeded_and_checks_its_models(batch):
             InfoGANStep(g, d, intensity_levels=levels, **adam)
     with pytest.raises(ValueError, match="intensity_gamma"):
         InfoGANStep(g, d, intensity_gamma=-0.1, **adam)
+    for max_zoom in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="max_zoom"):
+            InfoGANStep(g, d, max_zoom=max_zoom, **adam)
     with pytest.raises(ValueError, match="category_balance"):
         InfoGANStep(g, d, category_balance=-1, **adam)
     with pytest.raises(ValueError, match="mode_seeking_weight"):

@@ -54,13 +54,59 @@ def jitter_intensity(images, level_seed, gamma_seed, levels: tuple[float, float]
     return tf.cast(2.0 * x - 1.0, images.dtype)
 
 
+def zoom(images, seed, max_zoom: float, background: float = -1.0):
+    """Each image `rescale`d by its own factor drawn uniform in [1 - `max_zoom`,
+    1 + `max_zoom`]; stateless from `seed`, rows drawn as `shift_and_mirror`'s."""
+    scale = replica_rows(lambda k: tf.random.stateless_uniform(
+        [k, 1], seed, 1.0 - max_zoom, 1.0 + max_zoom), tf.shape(images)[0])
+    return rescale(images, scale, background)
+
+
+def rescale(images, scale, background: float = -1.0):
+    """Each image resampled about its centre c by its factor s in `scale` (n x 1): output
+    pixel i reads input position c + s (i - c) in each direction, bilinearly (s > 1: the
+    garment drawn smaller, s = 1: unchanged); positions outside the image read
+    `background`. What `tf.image.crop_and_resize` does with a centred box s wide, but with
+    gathers only, so XLA compiles it."""
+    scale = tf.cast(scale, tf.float32)
+    x = _resample(tf.cast(images, tf.float32), scale, 1, background)
+    return tf.cast(_resample(x, scale, 2, background), images.dtype)
+
+
+def _resample(images, scale, axis: int, background: float):
+    """`rescale` along one axis (1: rows, 2: columns): linear interpolation between two
+    gathered lines, lines read from outside the image set to `background`."""
+    size = images.shape[axis]
+    centre = (size - 1) / 2
+    position = centre + scale * (tf.range(size, dtype=tf.float32)[None] - centre)
+    below = tf.floor(position)
+    inside = (position >= 0) & (position <= size - 1)
+    low = tf.cast(tf.clip_by_value(below, 0, size - 1), tf.int32)
+    high = tf.minimum(low + 1, size - 1)
+    shape = [-1, 1, 1, 1]
+    shape[axis] = size
+    weight, inside = tf.reshape(position - below, shape), tf.reshape(inside, shape)
+    line = ((1.0 - weight) * tf.gather(images, low, axis=axis, batch_dims=1)
+            + weight * tf.gather(images, high, axis=axis, batch_dims=1))
+    return tf.where(inside, line, background)
+
+
 def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
-                     levels: tuple[float, float] | None = None, gamma: float = 0.0):
-    """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `levels` or
-    `gamma` > 0, `jitter_intensity`; stateless from `seed`."""
-    if levels is None and not gamma:
-        return shift_and_mirror(images, seed, max_shift, mirror)
-    move_seed, level_seed, gamma_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 3))
-    moved = shift_and_mirror(images, move_seed, max_shift, mirror)
-    return jitter_intensity(moved, level_seed, gamma_seed, levels, gamma)
+                     levels: tuple[float, float] | None = None, gamma: float = 0.0,
+                     max_zoom: float = 0.0):
+    """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `max_zoom`
+    > 0, `zoom`, then, with `levels` or `gamma` > 0, `jitter_intensity`; stateless from
+    `seed`."""
+    jitter = levels is not None or bool(gamma)
+    if jitter:
+        seed, level_seed, gamma_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3))
+    if max_zoom:
+        shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        moved = zoom(shift_and_mirror(images, shift_seed, max_shift, mirror), zoom_seed,
+                     max_zoom)
+    else:
+        moved = shift_and_mirror(images, seed, max_shift, mirror)
+    if jitter:
+        moved = jitter_intensity(moved, level_seed, gamma_seed, levels, gamma)
+    return moved

@@ -57,6 +57,10 @@ class Config(dcgan.Config):
     consistency_weight: float = 3.0
     max_shift: int = 2
     mirror: bool = True
+    # ... and drawn up to this share smaller or larger (`zoom`), so that a category does not
+    # follow a garment's size. Q's test accuracy after 10,000 steps (AMD CPU, 2026-12-06, a
+    # /tmp probe with tf.image.crop_and_resize), seeds 0/1: 60.89/64.22% (0: 56.95/61.99%)
+    max_zoom: float = 0.15
     # ... and the moved image's brightness and contrast changed at random (`jitter_intensity`:
     # intensities on [0, 1] raised to e^u, u in [-gamma, gamma], then scaled so that the
     # garment's mean is a level uniform in [low, high]; None: no levelling), so that a
@@ -102,7 +106,8 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
                        real_info_weight=cfg.real_info_weight,
                        category_balance=cfg.category_balance,
                        consistency_weight=cfg.consistency_weight, max_shift=cfg.max_shift,
-                       mirror=cfg.mirror, intensity_levels=cfg.intensity_levels,
+                       mirror=cfg.mirror, max_zoom=cfg.max_zoom,
+                       intensity_levels=cfg.intensity_levels,
                        intensity_gamma=cfg.intensity_gamma,
                        mode_seeking_weight=cfg.mode_seeking_weight, **options)
     # 10 x 10 snapshots: each column one category, continuous codes 0

@@ -35,8 +35,9 @@ class InfoGANStep(GANStep):
 
     `consistency_weight` > 0 adds a second term of ours, IMSAT's self-augmentation (Hu et al.,
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
-    pixels (and mirrored, if `mirror`) against Q's categories for the original, held fixed,
-    so that a category depends on what a garment is, not on where it stands. With
+    pixels (and mirrored, if `mirror`; and, with `max_zoom` > 0, drawn up to that share
+    larger or smaller: `zoom`) against Q's categories for the original, held fixed, so that
+    a category depends on what a garment is, not on where it stands or its size. With
     `intensity_levels` = (low, high) or `intensity_gamma` > 0 the moved image's brightness
     and contrast are changed too (`jitter_intensity`: its garment's mean intensity on [0, 1]
     drawn in [low, high]), so that it does not depend on how dark the garment is either.
@@ -53,7 +54,7 @@ class InfoGANStep(GANStep):
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
                  real_info_weight: float = 0.0, category_balance: float = 1.0,
                  consistency_weight: float = 0.0, max_shift: int = 2, mirror: bool = True,
-                 intensity_levels: tuple[float, float] | None = None,
+                 max_zoom: float = 0.0, intensity_levels: tuple[float, float] | None = None,
                  intensity_gamma: float = 0.0,
                  mode_seeking_weight: float = 0.0, **kwargs):
         if len(generator.inputs) != 3:
@@ -79,6 +80,8 @@ class InfoGANStep(GANStep):
                     0 < intensity_levels[0] <= intensity_levels[1] <= 1):
                 raise ValueError("intensity_levels must be None or (low, high) with 0 < low <= "
                                  f"high <= 1, got {given_levels!r}.")
+        if not 0 <= max_zoom < 1:
+            raise ValueError(f"max_zoom must be in [0, 1), got {max_zoom}.")
         if intensity_gamma < 0:
             raise ValueError(f"intensity_gamma must be >= 0, got {intensity_gamma}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
@@ -93,6 +96,7 @@ class InfoGANStep(GANStep):
         self.category_balance = float(category_balance)
         self.consistency_weight = float(consistency_weight)
         self.max_shift, self.mirror = int(max_shift), bool(mirror)
+        self.max_zoom = float(max_zoom)
         self.intensity_levels, self.intensity_gamma = intensity_levels, float(intensity_gamma)
         self.mode_seeking_weight = float(mode_seeking_weight)
         super().__init__(generator, discriminator, **kwargs)
@@ -126,7 +130,8 @@ class InfoGANStep(GANStep):
                 self.category_balance * marginal - own)
         if self.consistency_weight:
             moved = consistency_move(real, shift_seed, self.max_shift, self.mirror,
-                                     self.intensity_levels, self.intensity_gamma)
+                                     self.intensity_levels, self.intensity_gamma,
+                                     self.max_zoom)
             moved_categories = d(moved, training=True)[1]
             consistency = category_consistency(real_categories, moved_categories)
             losses["discriminator"] += self.consistency_weight * consistency
