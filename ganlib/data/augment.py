@@ -97,6 +97,7 @@ def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
     """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `max_zoom`
     > 0, `zoom`, then, with `levels` or `gamma` > 0, `jitter_intensity`; stateless from
     `seed`."""
+    # the seed is split so that the moves without a zoom stay those of earlier runs
     jitter = levels is not None or bool(gamma)
     if jitter:
         seed, level_seed, gamma_seed = tf.unstack(
