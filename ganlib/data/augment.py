@@ -99,15 +99,16 @@ def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
     `seed`."""
     # the seed is split so that the moves without a zoom stay those of earlier runs
     jitter = levels is not None or bool(gamma)
+    move_seed = seed
     if jitter:
-        seed, level_seed, gamma_seed = tf.unstack(
+        move_seed, level_seed, gamma_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, 3))
     if max_zoom:
-        shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(move_seed, 2))
         moved = zoom(shift_and_mirror(images, shift_seed, max_shift, mirror), zoom_seed,
                      max_zoom)
     else:
-        moved = shift_and_mirror(images, seed, max_shift, mirror)
+        moved = shift_and_mirror(images, move_seed, max_shift, mirror)
     if jitter:
         moved = jitter_intensity(moved, level_seed, gamma_seed, levels, gamma)
     return moved
