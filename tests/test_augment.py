@@ -122,6 +122,41 @@ def test_rescale_is_a_centred_crop_and_resize_with_and_without_xla():
     assert not np.any(eager[:2] == -1)  # drawn larger: nothing from outside
 
 
+def test_rescale_takes_a_factor_for_rows_and_one_for_columns():
+    images = np.random.default_rng(5).uniform(-1, 1, (3, 12, 10, 1)).astype(np.float32)
+    scale = np.array([[0.8, 1.2], [1.0, 1.0], [1.25, 0.9]], np.float32)
+    # a centred box s_rows high and s_columns wide
+    boxes = np.stack([0.5 - scale[:, 0] / 2, 0.5 - scale[:, 1] / 2,
+                      0.5 + scale[:, 0] / 2, 0.5 + scale[:, 1] / 2], 1)
+    expected = tf.image.crop_and_resize(images, boxes, tf.range(3), (12, 10),
+                                        extrapolation_value=-1.0).numpy()
+    np.testing.assert_allclose(rescale(tf.constant(images), tf.constant(scale)).numpy(),
+                               expected, atol=1e-5)
+    same = np.array([[0.9], [1.1], [1.3]], np.float32)
+    np.testing.assert_array_equal(rescale(tf.constant(images), same).numpy(),
+                                  rescale(tf.constant(images), np.repeat(same, 2, 1)).numpy())
+
+
+def test_zoom_with_an_aspect_draws_garments_taller_or_wider():
+    grey = np.zeros((64, 28, 28, 1), np.float32)
+    seed = tf.constant([7, 8], tf.int64)
+    stretched = zoom(tf.constant(grey), seed, 0.0, max_aspect=0.25).numpy()
+    black_rows = (stretched == -1).all(axis=(2, 3)).sum(1)
+    black_cols = (stretched == -1).all(axis=(1, 3)).sum(1)
+    # the rows' factor is e^u, the columns' e^-u: never both drawn smaller
+    assert not np.any((black_rows > 0) & (black_cols > 0))
+    assert (black_rows > 0).sum() > 15 and (black_cols > 0).sum() > 15
+    assert max(black_rows.max(), black_cols.max()) <= 2 * 4  # e^0.25 = 1.28: 3-4 a side
+    images = tf.constant(np.random.default_rng(6).uniform(-1, 1, (8, 12, 10, 1)), tf.float32)
+    # without an aspect, the draws of before; with one, consistency_move passes it on
+    np.testing.assert_array_equal(zoom(images, seed, 0.2, max_aspect=0.0).numpy(),
+                                  zoom(images, seed, 0.2).numpy())
+    shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    np.testing.assert_array_equal(
+        consistency_move(images, seed, max_shift=2, max_zoom=0.1, max_aspect=0.2).numpy(),
+        zoom(shift_and_mirror(images, shift_seed, 2), zoom_seed, 0.1, 0.2).numpy())
+
+
 def test_zoom_draws_a_factor_per_image_and_consistency_move_zooms_after_the_shift():
     grey = np.zeros((64, 28, 28, 1), np.float32)  # mid-grey: black edges tell the factor
     seed = tf.constant([5, 6], tf.int64)

@@ -200,6 +200,10 @@ def test_consistency_term_goes_to_d_only(batch):
     # ... and so does the zoom
     _, zoomed = _tiny(consistency_weight=2.0, max_zoom=0.15)[2].losses(batch, seed)
     assert not np.allclose(zoomed["category_consistency"].numpy(), consistency, atol=1e-6)
+    _, stretched = _tiny(consistency_weight=2.0, max_zoom=0.15, max_aspect=0.25)[2].losses(
+        batch, seed)
+    assert not np.allclose(stretched["category_consistency"].numpy(),
+                           zoomed["category_consistency"].numpy(), rtol=0, atol=1e-6)
 
 
 def test_pair_rows_and_noise_sensitivity():
@@ -280,6 +284,9 @@ def test_step_is_seeded_and_checks_its_models(batch):
     for max_zoom in (-0.1, 1.0):
         with pytest.raises(ValueError, match="max_zoom"):
             InfoGANStep(g, d, max_zoom=max_zoom, **adam)
+    for max_aspect in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="max_aspect"):
+            InfoGANStep(g, d, max_aspect=max_aspect, **adam)
     with pytest.raises(ValueError, match="category_balance"):
         InfoGANStep(g, d, category_balance=-1, **adam)
     with pytest.raises(ValueError, match="mode_seeking_weight"):

@@ -54,23 +54,33 @@ def jitter_intensity(images, level_seed, gamma_seed, levels: tuple[float, float]
     return tf.cast(2.0 * x - 1.0, images.dtype)
 
 
-def zoom(images, seed, max_zoom: float, background: float = -1.0):
-    """Each image `rescale`d by its own factor drawn uniform in [1 - `max_zoom`,
-    1 + `max_zoom`]; stateless from `seed`, rows drawn as `shift_and_mirror`'s."""
+def zoom(images, seed, max_zoom: float, max_aspect: float = 0.0, background: float = -1.0):
+    """Each image `rescale`d by its own factor s drawn uniform in [1 - `max_zoom`,
+    1 + `max_zoom`]; with `max_aspect` > 0, its rows by s r and its columns by s / r, r = e^u
+    with u uniform in [-`max_aspect`, `max_aspect`] (the garment drawn taller and narrower, or
+    wider and lower). Stateless from `seed`, rows drawn as `shift_and_mirror`'s."""
+    n = tf.shape(images)[0]
+    zoom_seed = seed
+    if max_aspect:  # without it, the draws of earlier runs
+        zoom_seed, aspect_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     scale = replica_rows(lambda k: tf.random.stateless_uniform(
-        [k, 1], seed, 1.0 - max_zoom, 1.0 + max_zoom), tf.shape(images)[0])
+        [k, 1], zoom_seed, 1.0 - max_zoom, 1.0 + max_zoom), n)
+    if max_aspect:
+        aspect = tf.exp(replica_rows(lambda k: tf.random.stateless_uniform(
+            [k, 1], aspect_seed, -max_aspect, max_aspect), n))
+        scale = tf.concat([scale * aspect, scale / aspect], axis=-1)
     return rescale(images, scale, background)
 
 
 def rescale(images, scale, background: float = -1.0):
-    """Each image resampled about its centre c by its factor s in `scale` (n x 1): output
-    pixel i reads input position c + s (i - c) in each direction, bilinearly (s > 1: the
-    garment drawn smaller, s = 1: unchanged); positions outside the image read
-    `background`. What `tf.image.crop_and_resize` does with a centred box s wide, but with
-    gathers only, so XLA compiles it."""
+    """Each image resampled about its centre c by its factor s in `scale` (n x 1, or n x 2
+    for rows and columns apart): output pixel i reads input position c + s (i - c) in each
+    direction, bilinearly (s > 1: the garment drawn smaller, s = 1: unchanged); positions
+    outside the image read `background`. What `tf.image.crop_and_resize` does with a
+    centred box s wide (and high), but with gathers only, so XLA compiles it."""
     scale = tf.cast(scale, tf.float32)
-    x = _resample(tf.cast(images, tf.float32), scale, 1, background)
-    return tf.cast(_resample(x, scale, 2, background), images.dtype)
+    x = _resample(tf.cast(images, tf.float32), scale[:, :1], 1, background)
+    return tf.cast(_resample(x, scale[:, -1:], 2, background), images.dtype)
 
 
 def _resample(images, scale, axis: int, background: float):
@@ -93,20 +103,20 @@ def _resample(images, scale, axis: int, background: float):
 
 def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
                      levels: tuple[float, float] | None = None, gamma: float = 0.0,
-                     max_zoom: float = 0.0):
+                     max_zoom: float = 0.0, max_aspect: float = 0.0):
     """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `max_zoom`
-    > 0, `zoom`, then, with `levels` or `gamma` > 0, `jitter_intensity`; stateless from
-    `seed`."""
+    or `max_aspect` > 0, `zoom`, then, with `levels` or `gamma` > 0, `jitter_intensity`;
+    stateless from `seed`."""
     # the seed is split so that the moves without a zoom stay those of earlier runs
     jitter = levels is not None or bool(gamma)
     move_seed = seed
     if jitter:
         move_seed, level_seed, gamma_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, 3))
-    if max_zoom:
+    if max_zoom or max_aspect:
         shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(move_seed, 2))
         moved = zoom(shift_and_mirror(images, shift_seed, max_shift, mirror), zoom_seed,
-                     max_zoom)
+                     max_zoom, max_aspect)
     else:
         moved = shift_and_mirror(images, move_seed, max_shift, mirror)
     if jitter:
