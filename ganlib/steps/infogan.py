@@ -37,8 +37,8 @@ class InfoGANStep(GANStep):
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
     pixels (and mirrored, if `mirror`; and, with `max_zoom` > 0, drawn up to that share
     larger or smaller, with `max_aspect` > 0 taller and narrower or wider and lower: `zoom`)
-    against Q's categories for the original, held fixed, so that
-    a category depends on what a garment is, not on where it stands or its size. With
+    against Q's categories for the original, held fixed, so that a category depends on what
+    a garment is, not on where it stands, its size or its outline. With
     `intensity_levels` = (low, high) or `intensity_gamma` > 0 the moved image's brightness
     and contrast are changed too (`jitter_intensity`: its garment's mean intensity on [0, 1]
     drawn in [low, high]), so that it does not depend on how dark the garment is either.
