@@ -7,6 +7,14 @@ import tensorflow as tf
 from ..distribute import replica_rows
 
 
+def _per_image_uniform(n, shape, seed, low, high, dtype=tf.float32):
+    """n rows of shape `shape`, uniform in [low, high), stateless from `seed`; inside a
+    replica, this replica's rows of the global batch's draw (`replica_rows`), as on one
+    device."""
+    return replica_rows(lambda k: tf.random.stateless_uniform(
+        [k, *shape], seed, low, high, dtype=dtype), n)
+
+
 def shift_and_mirror(images, seed, max_shift: int = 2, mirror: bool = True,
                      background: float = -1.0):
     """Each image moved by a random whole number of pixels, up to `max_shift` each way in
@@ -18,12 +26,11 @@ def shift_and_mirror(images, seed, max_shift: int = 2, mirror: bool = True,
     m = int(max_shift)
     padded = tf.pad(images, [[0, 0], [m, m], [m, m], [0, 0]], constant_values=background)
     shift_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    offset = replica_rows(lambda k: tf.random.stateless_uniform(
-        [k, 2], shift_seed, 0, 2 * m + 1, dtype=tf.int32), n)
+    offset = _per_image_uniform(n, [2], shift_seed, 0, 2 * m + 1, tf.int32)
     rows = offset[:, :1] + tf.range(height)[None]
     cols = tf.range(width)[None]
     if mirror:
-        flip = replica_rows(lambda k: tf.random.stateless_uniform([k, 1], flip_seed), n) < 0.5
+        flip = _per_image_uniform(n, [1], flip_seed, 0.0, 1.0) < 0.5
         cols = tf.where(flip, width - 1 - cols, cols)
     cols = offset[:, 1:] + cols
     moved = tf.gather(padded, rows, axis=1, batch_dims=1)
@@ -39,14 +46,12 @@ def jitter_intensity(images, level_seed, gamma_seed, levels: tuple[float, float]
     mapped back to [-1, 1]. A dark garment comes out as light as a light one, and the other
     way round. Stateless from the two seeds; rows drawn as `shift_and_mirror`'s."""
     n = tf.shape(images)[0]
-    power = tf.exp(replica_rows(lambda k: tf.random.stateless_uniform(
-        [k, 1, 1, 1], gamma_seed, -gamma, gamma), n))
+    power = tf.exp(_per_image_uniform(n, [1, 1, 1], gamma_seed, -gamma, gamma))
     x = tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
     x = tf.pow(x + 1e-6, power)
     if levels is not None:
         low, high = levels
-        level = replica_rows(lambda k: tf.random.stateless_uniform(
-            [k, 1, 1, 1], level_seed, low, high), n)
+        level = _per_image_uniform(n, [1, 1, 1], level_seed, low, high)
         garment = tf.cast(x > 0.02, tf.float32)
         mean = tf.reduce_sum(x * garment, [1, 2, 3], keepdims=True) / tf.maximum(
             tf.reduce_sum(garment, [1, 2, 3], keepdims=True), 1.0)
@@ -63,11 +68,9 @@ def zoom(images, seed, max_zoom: float, max_aspect: float = 0.0, background: flo
     zoom_seed = seed
     if max_aspect:  # without it, the draws of earlier runs
         zoom_seed, aspect_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    scale = replica_rows(lambda k: tf.random.stateless_uniform(
-        [k, 1], zoom_seed, 1.0 - max_zoom, 1.0 + max_zoom), n)
+    scale = _per_image_uniform(n, [1], zoom_seed, 1.0 - max_zoom, 1.0 + max_zoom)
     if max_aspect:
-        aspect = tf.exp(replica_rows(lambda k: tf.random.stateless_uniform(
-            [k, 1], aspect_seed, -max_aspect, max_aspect), n))
+        aspect = tf.exp(_per_image_uniform(n, [1], aspect_seed, -max_aspect, max_aspect))
         scale = tf.concat([scale * aspect, scale / aspect], axis=-1)
     return rescale(images, scale, background)
 
