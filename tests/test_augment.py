@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from ganlib.data.augment import (
     consistency_move,
+    cutout,
     jitter_intensity,
     rescale,
     shift_and_mirror,
@@ -174,3 +175,49 @@ def test_zoom_draws_a_factor_per_image_and_consistency_move_zooms_after_the_shif
     both = consistency_move(images, seed, max_shift=2, max_zoom=0.2).numpy()
     expected = zoom(shift_and_mirror(images, shift_seed, 2), zoom_seed, 0.2).numpy()
     np.testing.assert_array_equal(both, expected)
+
+
+def test_cutout_blacks_out_one_square_of_its_side_on_each_image():
+    grey = np.zeros((64, 28, 28, 1), np.float32)
+    seed = tf.constant([9, 10], tf.int64)
+    for size in (1, 4, 9):
+        cut = cutout(tf.constant(grey), seed, size).numpy()
+        np.testing.assert_array_equal(cut, cutout(tf.constant(grey), seed, size).numpy())
+        black = cut[..., 0] == -1
+        assert set(np.unique(cut)) <= {-1.0, 0.0}
+        rows, cols = black.any(2).sum(1), black.any(1).sum(1)
+        # one rectangle each (rows x columns), size x size unless clipped at an edge
+        np.testing.assert_array_equal(black.sum((1, 2)), rows * cols)
+        assert rows.min() >= 1 and rows.max() == size and cols.max() == size
+        assert (rows * cols == size * size).sum() > 32
+        if size > 1:
+            assert (rows < size).sum() > 0  # clipped: centres near an edge are drawn too
+    # the squares lie all over the image
+    centres = [np.argwhere(b).mean(0) for b in cutout(tf.constant(grey), seed, 1).numpy()[..., 0]
+               == -1]
+    assert np.ptp(centres, axis=0).min() > 20
+    np.testing.assert_array_equal(cutout(tf.constant(grey), seed, 0).numpy(), grey)
+    # XLA compiles it (its squares lie elsewhere: TF's stateless draws from a folded seed,
+    # which has a negative entry, differ between eager and XLA)
+    compiled = tf.function(lambda x: cutout(x, seed, 9), jit_compile=True)
+    black = compiled(tf.constant(grey)).numpy()[..., 0] == -1
+    np.testing.assert_array_equal(black.sum((1, 2)), black.any(2).sum(1) * black.any(1).sum(1))
+    assert black.any(2).sum(1).max() == 9 and black.any(1).sum(1).max() == 9
+
+
+def test_consistency_move_cuts_out_after_the_zoom_and_only_when_asked():
+    images = tf.constant(np.random.default_rng(7).uniform(-1, 1, (8, 12, 10, 1)), tf.float32)
+    seed = tf.constant([11, 12], tf.int64)
+    np.testing.assert_array_equal(
+        consistency_move(images, seed, max_shift=2, max_zoom=0.1, cutout_size=0).numpy(),
+        consistency_move(images, seed, max_shift=2, max_zoom=0.1).numpy())
+    shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    zoomed = zoom(shift_and_mirror(images, shift_seed, 2), zoom_seed, 0.1)
+    cut_seed = tf.random.experimental.stateless_fold_in(zoom_seed, 11)
+    np.testing.assert_array_equal(
+        consistency_move(images, seed, max_shift=2, max_zoom=0.1, cutout_size=5).numpy(),
+        cutout(zoomed, cut_seed, 5).numpy())
+    # without a zoom, the shift and mirror of the same split seed
+    np.testing.assert_array_equal(
+        consistency_move(images, seed, max_shift=2, cutout_size=5).numpy(),
+        cutout(shift_and_mirror(images, shift_seed, 2), cut_seed, 5).numpy())

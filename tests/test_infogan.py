@@ -204,6 +204,10 @@ def test_consistency_term_goes_to_d_only(batch):
         batch, seed)
     assert not np.allclose(stretched["category_consistency"].numpy(),
                            zoomed["category_consistency"].numpy(), rtol=0, atol=1e-6)
+    _, cut = _tiny(consistency_weight=2.0, max_zoom=0.15, max_aspect=0.25, cutout_size=5)[
+        2].losses(batch, seed)
+    assert not np.allclose(cut["category_consistency"].numpy(),
+                           stretched["category_consistency"].numpy(), rtol=0, atol=1e-6)
 
 
 def test_pair_rows_and_noise_sensitivity():
@@ -287,6 +291,9 @@ def test_step_is_seeded_and_checks_its_models(batch):
     for max_aspect in (-0.1, 1.0):
         with pytest.raises(ValueError, match="max_aspect"):
             InfoGANStep(g, d, max_aspect=max_aspect, **adam)
+    for cutout_size in (-1, 2.5, SHAPE[0] + 1):
+        with pytest.raises(ValueError, match="cutout_size"):
+            InfoGANStep(g, d, cutout_size=cutout_size, **adam)
     with pytest.raises(ValueError, match="category_balance"):
         InfoGANStep(g, d, category_balance=-1, **adam)
     with pytest.raises(ValueError, match="mode_seeking_weight"):

@@ -75,6 +75,25 @@ def zoom(images, seed, max_zoom: float, max_aspect: float = 0.0, background: flo
     return rescale(images, scale, background)
 
 
+def cutout(images, seed, size: int, background: float = -1.0):
+    """Each image with a `size` x `size` square set to `background` (DeVries and Taylor,
+    2017's cutout): its centre drawn uniform over the image's pixels, rows from `seed` and
+    columns from a seed folded from it, the square clipped at the edges. A garment comes out
+    missing a part (a bag its handle, a boot its shaft, a top a sleeve). Rows drawn as
+    `shift_and_mirror`'s."""
+    n, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    centre_row = _per_image_uniform(n, [1], seed, 0, height, tf.int32)
+    centre_col = _per_image_uniform(n, [1], tf.random.experimental.stateless_fold_in(seed, 1),
+                                    0, width, tf.int32)
+    def inside(centre, length):  # size pixels: c - size // 2 to c + (size - 1) // 2
+        offset = tf.range(length)[None] - centre
+        return (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
+
+    in_rows, in_cols = inside(centre_row, height), inside(centre_col, width)
+    square = in_rows[:, :, None, None] & in_cols[:, None, :, None]
+    return tf.where(square, tf.cast(background, images.dtype), images)
+
+
 def rescale(images, scale, background: float = -1.0):
     """Each image resampled about its centre c by its factor s in `scale` (n x 1, or n x 2
     for rows and columns apart): output pixel i reads input position c + s (i - c) in each
@@ -106,20 +125,24 @@ def _resample(images, scale, axis: int, background: float):
 
 def consistency_move(images, seed, max_shift: int = 2, mirror: bool = True,
                      levels: tuple[float, float] | None = None, gamma: float = 0.0,
-                     max_zoom: float = 0.0, max_aspect: float = 0.0):
+                     max_zoom: float = 0.0, max_aspect: float = 0.0, cutout_size: int = 0):
     """The move of lesson 04's consistency term: `shift_and_mirror`, then, with `max_zoom`
-    or `max_aspect` > 0, `zoom`, then, with `levels` or `gamma` > 0, `jitter_intensity`;
-    stateless from `seed`."""
-    # the seed is split so that the moves without a zoom stay those of earlier runs
+    or `max_aspect` > 0, `zoom`, then, with `cutout_size` > 0, `cutout`, then, with `levels`
+    or `gamma` > 0, `jitter_intensity`; stateless from `seed`."""
+    # the seed is split so that the moves without a zoom or a cutout stay those of earlier runs
     jitter = levels is not None or bool(gamma)
     move_seed = seed
     if jitter:
         move_seed, level_seed, gamma_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, 3))
-    if max_zoom or max_aspect:
+    if max_zoom or max_aspect or cutout_size:
         shift_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(move_seed, 2))
-        moved = zoom(shift_and_mirror(images, shift_seed, max_shift, mirror), zoom_seed,
-                     max_zoom, max_aspect)
+        moved = shift_and_mirror(images, shift_seed, max_shift, mirror)
+        if max_zoom or max_aspect:
+            moved = zoom(moved, zoom_seed, max_zoom, max_aspect)
+        if cutout_size:  # its own seed, folded from the zoom's: the zoom draws as before
+            moved = cutout(moved, tf.random.experimental.stateless_fold_in(zoom_seed, 11),
+                           cutout_size)
     else:
         moved = shift_and_mirror(images, move_seed, max_shift, mirror)
     if jitter:

@@ -36,9 +36,10 @@ class InfoGANStep(GANStep):
     `consistency_weight` > 0 adds a second term of ours, IMSAT's self-augmentation (Hu et al.,
     2017): the cross-entropy of Q's categories for a real image moved by up to `max_shift`
     pixels (and mirrored, if `mirror`; and, with `max_zoom` > 0, drawn up to that share
-    larger or smaller, with `max_aspect` > 0 taller and narrower or wider and lower: `zoom`)
-    against Q's categories for the original, held fixed, so that a category depends on what
-    a garment is, not on where it stands, its size or its outline. With
+    larger or smaller, with `max_aspect` > 0 taller and narrower or wider and lower: `zoom`;
+    with `cutout_size` > 0, a square of that side blacked out: `cutout`) against Q's
+    categories for the original, held fixed, so that a category depends on what a garment
+    is, not on where it stands, its size, its outline or any one of its parts. With
     `intensity_levels` = (low, high) or `intensity_gamma` > 0 the moved image's brightness
     and contrast are changed too (`jitter_intensity`: its garment's mean intensity on [0, 1]
     drawn in [low, high]), so that it does not depend on how dark the garment is either.
@@ -55,7 +56,7 @@ class InfoGANStep(GANStep):
                  category_weight: float = 1.0, continuous_weight: float = 1.0,
                  real_info_weight: float = 0.0, category_balance: float = 1.0,
                  consistency_weight: float = 0.0, max_shift: int = 2, mirror: bool = True,
-                 max_zoom: float = 0.0, max_aspect: float = 0.0,
+                 max_zoom: float = 0.0, max_aspect: float = 0.0, cutout_size: int = 0,
                  intensity_levels: tuple[float, float] | None = None,
                  intensity_gamma: float = 0.0,
                  mode_seeking_weight: float = 0.0, **kwargs):
@@ -86,6 +87,10 @@ class InfoGANStep(GANStep):
             raise ValueError(f"max_zoom must be in [0, 1), got {max_zoom}.")
         if not 0 <= max_aspect < 1:
             raise ValueError(f"max_aspect must be in [0, 1), got {max_aspect}.")
+        side = min(discriminator.inputs[0].shape[1:3])
+        if cutout_size != int(cutout_size) or not 0 <= cutout_size <= side:
+            raise ValueError(f"cutout_size must be a whole number of pixels in [0, {side}] (the "
+                             f"image's side), got {cutout_size}.")
         if intensity_gamma < 0:
             raise ValueError(f"intensity_gamma must be >= 0, got {intensity_gamma}.")
         self.num_categories = int(discriminator.outputs[1].shape[-1])
@@ -101,6 +106,7 @@ class InfoGANStep(GANStep):
         self.consistency_weight = float(consistency_weight)
         self.max_shift, self.mirror = int(max_shift), bool(mirror)
         self.max_zoom, self.max_aspect = float(max_zoom), float(max_aspect)
+        self.cutout_size = int(cutout_size)
         self.intensity_levels, self.intensity_gamma = intensity_levels, float(intensity_gamma)
         self.mode_seeking_weight = float(mode_seeking_weight)
         super().__init__(generator, discriminator, **kwargs)
@@ -135,7 +141,7 @@ class InfoGANStep(GANStep):
         if self.consistency_weight:
             moved = consistency_move(real, shift_seed, self.max_shift, self.mirror,
                                      self.intensity_levels, self.intensity_gamma,
-                                     self.max_zoom, self.max_aspect)
+                                     self.max_zoom, self.max_aspect, self.cutout_size)
             moved_categories = d(moved, training=True)[1]
             consistency = category_consistency(real_categories, moved_categories)
             losses["discriminator"] += self.consistency_weight * consistency
