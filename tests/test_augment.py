@@ -197,8 +197,8 @@ def test_cutout_blacks_out_one_square_of_its_side_on_each_image():
                == -1]
     assert np.ptp(centres, axis=0).min() > 20
     np.testing.assert_array_equal(cutout(tf.constant(grey), seed, 0).numpy(), grey)
-    # XLA compiles it (its squares lie elsewhere: TF's stateless draws from a folded seed,
-    # which has a negative entry, differ between eager and XLA)
+    # XLA compiles it (its squares lie elsewhere: the folded seed here has a negative entry,
+    # and TF's stateless draws from such a seed differ between eager and XLA)
     compiled = tf.function(lambda x: cutout(x, seed, 9), jit_compile=True)
     black = compiled(tf.constant(grey)).numpy()[..., 0] == -1
     np.testing.assert_array_equal(black.sum((1, 2)), black.any(2).sum(1) * black.any(1).sum(1))

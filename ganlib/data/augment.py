@@ -85,6 +85,7 @@ def cutout(images, seed, size: int, background: float = -1.0):
     centre_row = _per_image_uniform(n, [1], seed, 0, height, tf.int32)
     centre_col = _per_image_uniform(n, [1], tf.random.experimental.stateless_fold_in(seed, 1),
                                     0, width, tf.int32)
+
     def inside(centre, length):  # size pixels: c - size // 2 to c + (size - 1) // 2
         offset = tf.range(length)[None] - centre
         return (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
