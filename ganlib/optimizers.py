@@ -34,3 +34,24 @@ class FusedAdam(keras.optimizers.Adam):
             beta1_power=tf.pow(beta_1, t), beta2_power=tf.pow(beta_2, t),
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+
+@keras.saving.register_keras_serializable("ganlib")
+class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """`learning_rate` for the first `hold` share of `total_steps`, then falling linearly to 0
+    at `total_steps` (and 0 after it): pass it to an optimizer as its learning rate."""
+
+    def __init__(self, learning_rate: float, total_steps: int, hold: float = 0.5):
+        if not total_steps or total_steps < 1:
+            raise ValueError(f"total_steps must be a positive step budget, got {total_steps}.")
+        if not 0 <= hold < 1:
+            raise ValueError(f"hold must be a share of the steps in [0, 1), got {hold}.")
+        self.learning_rate, self.total_steps, self.hold = learning_rate, total_steps, hold
+
+    def __call__(self, step):
+        left = 1.0 - tf.cast(step, tf.float32) / self.total_steps  # share of the steps to go
+        return self.learning_rate * tf.clip_by_value(left / (1.0 - self.hold), 0.0, 1.0)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "total_steps": self.total_steps,
+                "hold": self.hold}

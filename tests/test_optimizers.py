@@ -102,3 +102,17 @@ def test_lessons_train_with_it(tmp_path):
     optimizers = run.trainer.step.optimizers
     assert {type(o) for o in optimizers.values()} == {FusedAdam}
     assert type(with_loss_scaling(FusedAdam())) is FusedAdam  # float32: no wrapper
+
+
+def test_hold_then_linear_decay_holds_then_falls_to_zero():
+    from ganlib.optimizers import HoldThenLinearDecay
+
+    schedule = HoldThenLinearDecay(1e-3, total_steps=100, hold=0.5)
+    got = [float(schedule(step)) for step in (0, 50, 75, 100, 120)]
+    np.testing.assert_allclose(got, [1e-3, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    assert float(again(75)) == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="hold must be a share"):
+        HoldThenLinearDecay(1e-3, 100, hold=1.0)
+    with pytest.raises(ValueError, match="positive step budget"):
+        HoldThenLinearDecay(1e-3, None)

@@ -188,3 +188,16 @@ def test_generator_option_picks_g_and_rejects_unknown_kinds(tmp_path):
     assert dense_only == {"mlp": True, "dcgan": False}
     with pytest.raises(ValueError, match="generator 'big'.*'mlp' or 'dcgan'"):
         sgan.Config(generator="big")
+
+
+def test_lr_decay_brings_every_learning_rate_to_zero_at_the_step_budget(tmp_path):
+    cfg = dataclasses.replace(sgan.Config().smoke(), steps=4, batch_size=16, lr_decay_from=0.5)
+    run = sgan.build(cfg, tmp_path / "sgan")
+    optimizers = run.trainer.step.optimizers
+    assert sorted(optimizers) == ["baseline", "discriminator", "generator"]
+    assert all(float(o.learning_rate) == pytest.approx(cfg.lr) for o in optimizers.values())
+    lessons.fit(run)
+    assert run.trainer.global_step == 4
+    assert all(float(o.learning_rate) == 0.0 for o in optimizers.values())
+    with pytest.raises(ValueError, match="lr_decay_from needs a step budget"):
+        dataclasses.replace(cfg, minutes=1.0, steps=None)
