@@ -201,3 +201,6 @@ def test_lr_decay_brings_every_learning_rate_to_zero_at_the_step_budget(tmp_path
     assert all(float(o.learning_rate) == 0.0 for o in optimizers.values())
     with pytest.raises(ValueError, match="lr_decay_from needs a step budget"):
         dataclasses.replace(cfg, minutes=1.0, steps=None)
+    for share in (1.0, -0.1, "half"):
+        with pytest.raises(ValueError, match=r"lr_decay_from .*in \[0, 1\)"):
+            dataclasses.replace(cfg, lr_decay_from=share)

@@ -84,7 +84,12 @@ class Config(dcgan.Config):
             raise ValueError(f"architecture {self.architecture!r}: use 'mlp' or 'conv'.")
         if self.generator not in ("mlp", "dcgan"):
             raise ValueError(f"generator {self.generator!r}: use 'mlp' or 'dcgan'.")
-        if self.lr_decay_from is not None and not self.steps:
+        share = self.lr_decay_from
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not 0 <= share < 1):
+            raise ValueError(f"lr_decay_from {share!r}: give the share of the steps after which "
+                             "the learning rate falls, in [0, 1), or None for none.")
+        if share is not None and not self.steps:
             raise ValueError("lr_decay_from needs a step budget to decay over: set steps (not "
                              "minutes), or lr_decay_from=None.")
 
