@@ -410,12 +410,14 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
 def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int = 0,
                        steps: int | None = None) -> dict:
     """Lesson 06 trained on each of `draws` label draws (label_seed 0, 1, ...) for its default
-    budget (a step budget), or `steps` or `minutes` if given: test accuracy of the GAN's
-    classifier and of the labels-only baseline, per draw and mean; with weight averages (the
-    default), also the latest weights', and the gain over the better of the baseline's two on
-    each draw."""
+    budget (a step budget), or `steps` or `minutes` if given (minutes: at a constant learning
+    rate, as its decay needs a step budget): test accuracy of the GAN's classifier and of the
+    labels-only baseline, per draw and mean; with weight averages (the default), also the
+    latest weights', and the gain over the better of the baseline's two on each draw."""
     per_draw = []
     budget = _budget(minutes, steps)
+    if budget.get("minutes") is not None:
+        budget["lr_decay_from"] = None
     for label_seed in range(draws):
         cfg = dataclasses.replace(sgan.Config(), **budget, seed=seed, label_seed=label_seed)
         run = sgan.build(cfg, run_dir=_scratch(f"quality-sgan-{label_seed}"), fresh=True)
@@ -429,7 +431,7 @@ def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int =
     sterner = float(np.mean([d["gain_over_better_baseline"] for d in per_draw]))
     result = {
         "bench": "quality-sgan", "minutes": cfg.minutes, "steps": cfg.steps,
-        "dataset": cfg.dataset,
+        "lr_decay_from": cfg.lr_decay_from, "dataset": cfg.dataset,
         "labels_per_class": cfg.labels_per_class, "classifier_ema": cfg.classifier_ema,
         "draws": per_draw,
         "mean_gan_accuracy": round(gan, 4), "mean_baseline_accuracy": round(baseline, 4),

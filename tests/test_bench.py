@@ -95,7 +95,9 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
 
     tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16)
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    assert tiny.lr_decay_from is not None  # the lesson decays its learning rate over steps
     result = bench.bench_quality_sgan(minutes=0.02, draws=2)
+    assert result["minutes"] == 0.02 and result["lr_decay_from"] is None  # constant on minutes
     assert [d["label_seed"] for d in result["draws"]] == [0, 1]
     assert all(d["steps"] > 0 and 0 <= d["gan"] <= 1 and 0 <= d["baseline"] <= 1
                for d in result["draws"])
@@ -119,6 +121,7 @@ def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
     result = bench.bench_quality_sgan(draws=1)
     assert result["steps"] == 3 and result["minutes"] is None
+    assert result["lr_decay_from"] == tiny.lr_decay_from
     assert [d["steps"] for d in result["draws"]] == [3]
 
 
