@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import ganlib  # noqa: F401  (what a user imports before loading the saved classifier)
-from ganlib import data, lessons
+from ganlib import cli, data, lessons
 from ganlib.lessons import sgan
 from ganlib.models import build_dcgan_generator
 from ganlib.models.classifier import (
@@ -204,3 +204,17 @@ def test_lr_decay_brings_every_learning_rate_to_zero_at_the_step_budget(tmp_path
     for share in (1.0, -0.1, "half"):
         with pytest.raises(ValueError, match=r"lr_decay_from .*in \[0, 1\)"):
             dataclasses.replace(cfg, lr_decay_from=share)
+
+
+def test_minutes_from_the_command_line_need_the_decay_turned_off(tmp_path, capsys):
+    """The default decays its learning rate over its step budget, so `train sgan --minutes M`
+    stops with a message naming the way out, and that way gives a constant-rate config."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "sgan", "--out", str(out), "--minutes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a step budget" in err and "--set lr_decay_from=null" in err
+    assert not out.exists()
+    args = cli._parser().parse_args(["train", "sgan", "--out", str(out), "--minutes", "1",
+                                     "--set", "lr_decay_from=null"])
+    cfg = cli._train_config(args, sgan)
+    assert (cfg.minutes, cfg.steps, cfg.lr_decay_from) == (1.0, None, None)
