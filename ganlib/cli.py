@@ -147,11 +147,10 @@ def _train_config(args, module):
         if args.smoke:
             raise ValueError("--smoke contradicts --resume: a resumed run keeps the settings "
                              f"saved in {args.out}/config.json.")
-        name, saved = lessons.load_config(args.out)
+        name, _ = lessons.load_config(args.out)
         if name != args.lesson:
             raise ValueError(f"--resume: {args.out} holds a {name!r} run, not {args.lesson!r}.")
-        fields = {f.name for f in dataclasses.fields(module.Config)}
-        cfg = module.Config(**{k: v for k, v in saved.items() if k in fields})
+        _, cfg = lessons.saved_config(args.out)
         for option in ("seed", "dataset"):
             given = getattr(args, option)
             if given is not None and given != getattr(cfg, option, None):
@@ -252,11 +251,9 @@ def _restored_run(run_dir: Path, which: str = "latest"):
     from . import lessons
     from .precision import use
 
-    name, raw = lessons.load_config(run_dir)
-    module = lessons.get(name)
+    name, cfg = lessons.saved_config(run_dir)
     use(lessons.saved_precision(run_dir))
-    fields = {f.name for f in dataclasses.fields(module.Config)}
-    run = module.build(module.Config(**{k: v for k, v in raw.items() if k in fields}), run_dir)
+    run = lessons.get(name).build(cfg, run_dir)
     lessons.restore(run, which)
     return run
 

@@ -218,3 +218,25 @@ def test_minutes_from_the_command_line_need_the_decay_turned_off(tmp_path, capsy
                                      "--set", "lr_decay_from=null"])
     cfg = cli._train_config(args, sgan)
     assert (cfg.minutes, cfg.steps, cfg.lr_decay_from) == (1.0, None, None)
+
+
+def test_runs_saved_before_the_decay_existed_load_as_they_trained(tmp_path):
+    """A config.json without `lr_decay_from` (saved before the knob) means a constant rate,
+    even on a minutes budget, which the decay would refuse; a saved value is kept."""
+    import json
+
+    cfg = dataclasses.replace(sgan.Config().smoke(), steps=2, batch_size=16, width=8,
+                              latent_dim=16, lr_decay_from=None)
+    run = lessons.fit(sgan.build(cfg, tmp_path / "old"))
+    path = run.run_dir / "config.json"
+    saved = json.loads(path.read_text())
+    assert lessons.saved_config(run.run_dir)[1] == cfg
+    del saved["lr_decay_from"]
+    path.write_text(json.dumps({**saved, "minutes": 0.05, "steps": None}))
+    name, old = lessons.saved_config(run.run_dir)
+    assert (name, old.lr_decay_from, old.minutes, old.steps) == ("sgan", None, 0.05, None)
+    assert cli.main(["sample", str(run.run_dir), "--n", "4",
+                     "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape[0] == 4
+    path.write_text(json.dumps({**saved, "lr_decay_from": 0.5}))
+    assert lessons.saved_config(run.run_dir)[1].lr_decay_from == 0.5

@@ -1,5 +1,7 @@
 """The lessons' configurations and builders, shared by the notebooks and the CLI."""
 
+import dataclasses
+
 from . import acgan, cgan, cyclegan, dcgan, infogan, loss_zoo, pix2pix, sgan, sine, srgan, stylegan
 from .base import Run, fit, load_config, restore, saved_precision
 
@@ -15,4 +17,17 @@ def get(name: str):
     return LESSONS[name]
 
 
-__all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore", "saved_precision"]
+def saved_config(run_dir):
+    """(lesson name, its Config) of the run in `run_dir`, as the run was trained: a field its
+    config.json lacks (a run saved before the field existed) takes the lesson's
+    `OLDER_RUNS[field]`, the setting such runs trained with, if it gives one, else the
+    default; fields the Config no longer has are dropped."""
+    name, saved = load_config(run_dir)
+    module = get(name)
+    fields = {f.name for f in dataclasses.fields(module.Config)}
+    older = {k: v for k, v in getattr(module, "OLDER_RUNS", {}).items() if k not in saved}
+    return name, module.Config(**older, **{k: v for k, v in saved.items() if k in fields})
+
+
+__all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore", "saved_config",
+           "saved_precision"]

@@ -25,6 +25,8 @@ from .base import Run, assemble, load_labelled, run_dir_for, seed_everything
 NAME = "sgan"
 CLASSIFIER_FILE = "classifier.keras"  # the GAN's classifier: images in [-1, 1] -> logits
 BASELINE_FILE = "baseline_classifier.keras"  # the same network trained on the labels alone
+# runs saved before `lr_decay_from` existed trained at a constant rate (`lessons.saved_config`)
+OLDER_RUNS = {"lr_decay_from": None}
 
 
 @dataclasses.dataclass
