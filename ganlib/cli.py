@@ -147,10 +147,9 @@ def _train_config(args, module):
         if args.smoke:
             raise ValueError("--smoke contradicts --resume: a resumed run keeps the settings "
                              f"saved in {args.out}/config.json.")
-        name, _ = lessons.load_config(args.out)
+        name, cfg = lessons.saved_config(args.out)
         if name != args.lesson:
             raise ValueError(f"--resume: {args.out} holds a {name!r} run, not {args.lesson!r}.")
-        _, cfg = lessons.saved_config(args.out)
         for option in ("seed", "dataset"):
             given = getattr(args, option)
             if given is not None and given != getattr(cfg, option, None):

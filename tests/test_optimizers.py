@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import ganlib  # noqa: F401  (registers FusedAdam for deserialisation)
 from ganlib.lessons import dcgan
-from ganlib.optimizers import FusedAdam
+from ganlib.optimizers import FusedAdam, HoldThenLinearDecay
 from ganlib.precision import with_loss_scaling
 
 
@@ -105,14 +105,38 @@ def test_lessons_train_with_it(tmp_path):
 
 
 def test_hold_then_linear_decay_holds_then_falls_to_zero():
-    from ganlib.optimizers import HoldThenLinearDecay
-
-    schedule = HoldThenLinearDecay(1e-3, total_steps=100, hold=0.5)
-    got = [float(schedule(step)) for step in (0, 50, 75, 100, 120)]
-    np.testing.assert_allclose(got, [1e-3, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
-    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
-    assert float(again(75)) == pytest.approx(5e-4)
+    factor = HoldThenLinearDecay(total_steps=100, hold=0.5)
+    got = [float(factor(step)) for step in (0, 50, 75, 99, 100, 120)]
+    np.testing.assert_allclose(got, [1, 1, 0.5, 0.02, 0, 0], atol=1e-6)
     with pytest.raises(ValueError, match="hold must be a share"):
-        HoldThenLinearDecay(1e-3, 100, hold=1.0)
+        HoldThenLinearDecay(100, hold=1.0)
     with pytest.raises(ValueError, match="positive step budget"):
-        HoldThenLinearDecay(1e-3, None)
+        HoldThenLinearDecay(None)
+
+
+def test_decay_scales_each_update_and_keeps_the_watchdogs_cut():
+    """FusedAdam(decay=) makes the updates Keras's Adam makes when its rate is set to the
+    decayed one before each step, also after the rate is halved (as the watchdog does) on the
+    way; the rate itself stays the undecayed variable a checkpoint holds."""
+    decay = HoldThenLinearDecay(total_steps=6, hold=1 / 3)
+    fused, keras_adam = FusedAdam(1e-2, decay=decay), keras.optimizers.Adam(1e-2)
+    runs = {"fused": (fused, _variables()), "keras": (keras_adam, _variables())}
+    for opt, variables in runs.values():
+        opt.build(variables)
+    rates = []
+    for step in range(6):
+        if step == 3:
+            fused.learning_rate = float(fused.learning_rate) * 0.5
+        base = 1e-2 * (0.5 if step >= 3 else 1.0)
+        keras_adam.learning_rate = base * float(decay(step))
+        rates.append(float(fused.current_learning_rate()))
+        for opt, variables in runs.values():
+            opt.apply(_gradients(variables, step), variables)
+    np.testing.assert_allclose(rates, 1e-2 * np.array([1, 1, 1, 0.75 / 2, 0.5 / 2, 0.25 / 2]),
+                               rtol=1e-6)
+    assert float(fused.learning_rate) == pytest.approx(5e-3)
+    assert float(fused.current_learning_rate()) == 0.0  # step 6 of 6
+    _assert_same([v.numpy() for v in runs["keras"][1]], [v.numpy() for v in runs["fused"][1]])
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(fused))
+    assert restored.decay.get_config() == {"total_steps": 6, "hold": 1 / 3}
+    assert FusedAdam().get_config()["decay"] is None

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import ganlib  # noqa: F401  (what a user imports before loading the saved classifier)
 from ganlib import cli, data, lessons
+from ganlib.callbacks import Callback
 from ganlib.lessons import sgan
 from ganlib.models import build_dcgan_generator
 from ganlib.models.classifier import (
@@ -195,15 +196,42 @@ def test_lr_decay_brings_every_learning_rate_to_zero_at_the_step_budget(tmp_path
     run = sgan.build(cfg, tmp_path / "sgan")
     optimizers = run.trainer.step.optimizers
     assert sorted(optimizers) == ["baseline", "discriminator", "generator"]
-    assert all(float(o.learning_rate) == pytest.approx(cfg.lr) for o in optimizers.values())
+    assert all(float(o.current_learning_rate()) == pytest.approx(cfg.lr)
+               for o in optimizers.values())
     lessons.fit(run)
     assert run.trainer.global_step == 4
-    assert all(float(o.learning_rate) == 0.0 for o in optimizers.values())
+    assert all(float(o.current_learning_rate()) == 0.0 for o in optimizers.values())
     with pytest.raises(ValueError, match="lr_decay_from needs a step budget"):
         dataclasses.replace(cfg, minutes=1.0, steps=None)
     for share in (1.0, -0.1, "half"):
         with pytest.raises(ValueError, match=r"lr_decay_from .*in \[0, 1\)"):
             dataclasses.replace(cfg, lr_decay_from=share)
+
+
+def test_the_watchdog_rolls_back_a_decaying_run_and_halves_its_rates(tmp_path):
+    """NaN weights at step 6 of 8: the run goes back to its step-4 checkpoint with the
+    learning rates halved, and the decay goes on from there on the halved rates."""
+
+    class Poison(Callback):
+        def on_step_end(self, trainer, logs):
+            if trainer.global_step == 6 and not getattr(self, "fired", False):
+                self.fired = True
+                kernel = trainer.step.networks["discriminator"].weights[0]
+                kernel.assign(np.full(kernel.shape, np.nan, "f4"))
+
+    cfg = dataclasses.replace(sgan.Config().smoke(), steps=8, checkpoint_every=4,
+                              batch_size=16, width=8, latent_dim=16, lr_decay_from=0.5)
+    run = sgan.build(cfg, tmp_path / "sgan")
+    run.trainer.callbacks.append(Poison())
+    lessons.fit(run)
+    assert run.trainer.global_step == 8
+    rollbacks = [r for r in run.events if r["event"] == "rollback"]
+    assert [r["step"] for r in rollbacks] == [4]
+    d = run.trainer.step.optimizers["discriminator"]
+    assert float(d.learning_rate) == pytest.approx(cfg.lr / 2)
+    assert float(d.decay(7)) * cfg.lr / 2 == pytest.approx(cfg.lr / 8)  # the last step's rate
+    assert all(np.isfinite(w).all() for w in run.trainer.step.networks["discriminator"]
+               .get_weights())
 
 
 def test_minutes_from_the_command_line_need_the_decay_turned_off(tmp_path, capsys):

@@ -16,7 +16,7 @@ from ..models.patchgan import build_patchgan_discriminator
 from ..models.resnet_generator import build_resnet_generator
 from ..models.translate import translate as translate_images
 from ..models.unet import build_unet_generator, unet_depth
-from ..optimizers import FusedAdam
+from ..optimizers import FusedAdam, HoldThenLinearDecay
 from ..steps.cyclegan import CycleGANStep
 from .base import Run, assemble, run_dir_for, seed_everything
 
@@ -38,7 +38,7 @@ class Config:
     steps: int | None = 2000  # about ten minutes on a 2-core CPU shared with another run
     minutes: float | None = None  # a time budget instead (then give decay_steps)
     decay_steps: int | None = None  # the steps the learning-rate schedule spans (None: steps)
-    decay_from: float = 0.5  # the share of decay_steps after which the rates fall to ~0
+    decay_from: float = 0.5  # the share of decay_steps after which the rates fall to 0
     image_size: int | None = None  # None: the data's own (32 shapes, 28 Fashion-MNIST, 256 TFDS)
     n_train: int | None = None  # training images per domain (None: all)
     batch_size: int = 8
@@ -85,8 +85,9 @@ def build_generator(cfg: Config, image_shape, name: str) -> keras.Model:
     raise ValueError(f"Unknown generator {cfg.generator!r}; choose one of {', '.join(GENERATORS)}.")
 
 
-def decay_window(cfg: Config) -> tuple[int, int]:
-    """(first step of the decay, last step + 1) of the learning-rate schedule."""
+def lr_decay(cfg: Config) -> HoldThenLinearDecay | None:
+    """The optimizers' learning-rate decay: held for `decay_from` of the steps it spans, then
+    linearly to 0 (None when decay_from is 1: held throughout)."""
     total = cfg.decay_steps or cfg.steps
     if total is None:
         raise ValueError("lesson cyclegan decays its learning rates linearly over the second "
@@ -94,7 +95,7 @@ def decay_window(cfg: Config) -> tuple[int, int]:
                          "a step budget (--steps, e.g. 2000) or decay_steps with minutes.")
     if not 0.0 <= cfg.decay_from <= 1.0:
         raise ValueError(f"decay_from must be in [0, 1], got {cfg.decay_from}.")
-    return int(round(total * cfg.decay_from)), int(total)
+    return None if cfg.decay_from == 1.0 else HoldThenLinearDecay(total, cfg.decay_from)
 
 
 def domain_batches(pair: DomainPair, batch_size: int, seed: int):
@@ -130,7 +131,7 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     """Data, the four networks, train step and callbacks of a CycleGAN run (`fresh`: start
     over). Snapshots translate fixed test images of A."""
     run_dir = run_dir_for(NAME, run_dir)
-    start, end = decay_window(cfg)
+    decay = lr_decay(cfg)
     seed_everything(cfg.seed)
     train, test = load_split(cfg, "train"), load_split(cfg, "test", n=500)
     shape = train.image_shape
@@ -138,13 +139,13 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
     d_b, d_a = (build_patchgan_discriminator(shape, None, cfg.d_width, cfg.d_strided_layers,
                                              norm="instance", name=name)
                 for name in ("discriminator", "discriminator_a"))
-    optimizers = {k: FusedAdam(cfg.lr, beta_1=cfg.beta_1)
+    optimizers = {k: FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay)
                   for k in ("generator", "generator_ba", "discriminator", "discriminator_a")}
     step = CycleGANStep(g, f, d_b, d_a, optimizers=optimizers,
                         loss=AdversarialLoss("least_squares"), cycle_weight=cfg.cycle_weight,
                         identity_weight=cfg.identity_weight,
                         adversarial_weight=cfg.adversarial_weight, pool_size=cfg.pool_size,
-                        decay_start=start, decay_end=end, seed=cfg.seed, jit_compile=cfg.xla)
+                        seed=cfg.seed, jit_compile=cfg.xla)
     snapshot = data.to_model_range(test.a[:32])
     return assemble(NAME, cfg, run_dir, step, train.a, n_snapshot=len(snapshot), images=True,
                     score=miss_score(test), fresh=fresh,

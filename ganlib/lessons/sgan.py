@@ -173,14 +173,14 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
         return build_classifier_discriminator(image_shape, k, cfg.width, cfg.d_dropout,
                                               cfg.input_noise, seed=cfg.seed, name=name)
 
-    lr = cfg.lr
+    decay = None
     if cfg.lr_decay_from is not None:
-        lr = HoldThenLinearDecay(cfg.lr, cfg.steps, cfg.lr_decay_from)
+        decay = HoldThenLinearDecay(cfg.steps, cfg.lr_decay_from)
     step = SemiSupervisedGANStep(
         g, classifier("discriminator"), classifier("baseline"),
-        g_optimizer=FusedAdam(lr, beta_1=cfg.beta_1),
-        d_optimizer=FusedAdam(lr, beta_1=cfg.beta_1),
-        baseline_optimizer=FusedAdam(lr, beta_1=cfg.beta_1),
+        g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay),
+        d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay),
+        baseline_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay),
         unsupervised_weight=cfg.unsupervised_weight, feature_matching=cfg.feature_matching,
         seed=cfg.seed, jit_compile=cfg.xla)
     run = assemble(NAME, cfg, run_dir, step, train.x, n_snapshot=64, images=True, fresh=fresh,

@@ -50,14 +50,6 @@ class ImagePool(tf.Module):
         return shown
 
 
-def linear_decay(step, start: int, end: int):
-    """The learning-rate factor at `step` (0-based): 1 until `start`, then falling linearly to
-    1 / (end - start + 1) at the last step, end - 1 (never 0, as in the paper's code)."""
-    step = tf.cast(step, tf.float32)
-    span = float(max(end - start, 0))
-    return 1.0 - tf.clip_by_value(step - start + 1.0, 0.0, span) / (span + 1.0)
-
-
 class CycleGANStep(TrainStep):
     """CycleGAN (Zhu et al., 2017): G: A -> B and F: B -> A, D_B judges B, D_A judges A.
 
@@ -74,18 +66,15 @@ class CycleGANStep(TrainStep):
     already of its output domain (e.g. the colour of a square). Each D gets the least-squares
     loss on real images of its domain and on fakes from an `ImagePool`.
 
-    Learning rates stay at their initial value for `decay_start` steps, then fall linearly
-    until `decay_end` (the paper: the second half of training). The step multiplies each
-    optimizer's learning rate by the ratio of consecutive factors, so a rate the watchdog
-    halved on a rollback stays halved.
+    The paper's learning-rate decay (held, then linearly to 0 over the second half of
+    training) is the optimizers' own: `FusedAdam(decay=HoldThenLinearDecay(...))`.
     """
 
     def __init__(self, generator: keras.Model, generator_ba: keras.Model,
                  discriminator: keras.Model, discriminator_a: keras.Model, *, optimizers: dict,
                  loss: AdversarialLoss | None = None, cycle_weight: float = 10.0,
                  identity_weight: float = 0.5, adversarial_weight: float = 1.0,
-                 pool_size: int = 50, decay_start: int | None = None,
-                 decay_end: int | None = None, seed: int = 0, jit_compile: bool = False):
+                 pool_size: int = 50, seed: int = 0, jit_compile: bool = False):
         networks = {"generator": generator, "generator_ba": generator_ba,
                     "discriminator": discriminator, "discriminator_a": discriminator_a}
         if set(optimizers) != set(networks):
@@ -105,15 +94,10 @@ class CycleGANStep(TrainStep):
         if min(weights) < 0 or pool_size < 0:
             raise ValueError("cycle_weight, identity_weight, adversarial_weight and pool_size "
                              f"must be >= 0, got {weights} and {pool_size}.")
-        if (decay_start is None) != (decay_end is None) or (
-                decay_start is not None and not 0 <= decay_start <= decay_end):
-            raise ValueError(f"decay_start and decay_end must both be given, with 0 <= start "
-                             f"<= end, got {decay_start} and {decay_end}.")
         self.loss = loss or AdversarialLoss("least_squares")
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = float(identity_weight)
         self.adversarial_weight = float(adversarial_weight)
-        self.decay = None if decay_start is None else (int(decay_start), int(decay_end))
         self.pools = {"a": ImagePool(pool_size, shape_a, "pool_a"),
                       "b": ImagePool(pool_size, shape_b, "pool_b")}
         super().__init__(networks, optimizers, seed=seed, jit_compile=jit_compile)
@@ -122,14 +106,6 @@ class CycleGANStep(TrainStep):
         objs = super().trackables()
         objs.update({f"pool_{k}": pool for k, pool in self.pools.items()})
         return objs
-
-    def _distributed_step(self, batch):
-        if self.decay is not None:  # once per step, outside the replicas
-            ratio = (linear_decay(self.step, *self.decay)
-                     / linear_decay(self.step - 1, *self.decay))
-            for opt in self.optimizers.values():
-                opt.learning_rate.assign(opt.learning_rate * ratio)
-        return super()._distributed_step(batch)
 
     def losses(self, batch, seed):
         g, f = self.networks["generator"], self.networks["generator_ba"]
