@@ -50,8 +50,9 @@ def restore_from(manager: tf.train.CheckpointManager, checkpoint: tf.train.Check
         except (ValueError, AssertionError, tf.errors.OpError) as e:
             raise CheckpointMismatch(
                 f"the checkpoint {path} does not fit this model ({_first_line(e)}). It was "
-                f"written with other settings or by another lesson (see {run_dir}/config.json). "
-                "Resume with the same lesson and settings, or use a new run directory."
+                f"written with other settings, by another lesson (see {run_dir}/config.json) or "
+                "by another version of ganlib. Resume with the same lesson and settings, or use a "
+                "new run directory."
             ) from None
         return path
     return None
