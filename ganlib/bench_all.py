@@ -88,7 +88,7 @@ UNITS = {
     "sine": "real points [x, sin x]",
     "dcgan": "real images", "cgan": "real images", "infogan": "real images",
     "acgan": "real images",
-    "sgan": "unlabelled real images (plus as many labelled)",
+    "sgan": "labelled images (plus unlabelled_per_labelled x as many unlabelled and generated)",
     "pix2pix": "training pairs (pix2pix G, L1-only U-Net and D)",
     "cyclegan": "images of each domain (one A and one B)",
     "losses": "generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",

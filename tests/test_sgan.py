@@ -84,6 +84,35 @@ def test_without_unsupervised_loss_d_is_the_baseline(batch):
         _tiny(weight=-1.0)
 
 
+def test_each_labelled_image_shares_the_gan_loss_of_its_unlabelled_ones(batch):
+    """With r unlabelled (and generated) images per labelled one, D's loss per labelled
+    example is its cross-entropy + the weight x the mean GAN loss over its r of each."""
+    unlabelled, (labelled, labels) = batch
+    keras.utils.set_random_seed(0)
+    g = build_dcgan_generator(8, SHAPE, width=8, seed=0)
+    d = build_classifier_discriminator(SHAPE, 10, width=8, dropout=0.0, input_noise=0.0, seed=0)
+    b = build_classifier_discriminator(SHAPE, 10, width=8, seed=0, name="baseline")
+    step = SemiSupervisedGANStep(g, d, b, g_optimizer=keras.optimizers.Adam(1e-3),
+                                 d_optimizer=keras.optimizers.Adam(1e-3),
+                                 baseline_optimizer=keras.optimizers.Adam(1e-3),
+                                 unsupervised_weight=0.5)
+    seed = tf.constant([3, 4], tf.int64)
+    losses, _ = step.losses((unlabelled, (labelled[:4], labels[:4])), seed)  # r = 2
+    fake = g(tf.random.stateless_normal([8, 8], seed), training=True)  # G draws 8
+    real_lse, fake_lse = (tf.reduce_logsumexp(d(x)[0], -1) for x in (unlabelled, fake))
+    gan = (tf.nn.softplus(-real_lse) + tf.nn.softplus(fake_lse)).numpy()
+    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels[:4], d(labelled[:4])[0])
+    np.testing.assert_allclose(losses["discriminator"],
+                               cross_entropy + 0.5 * gan.reshape(4, 2).mean(1), rtol=1e-5)
+    assert losses["generator"].shape == (8,) and losses["baseline"].shape == (4,)
+    assert np.isfinite(float(step((unlabelled, (labelled[:4], labels[:4])))["discriminator_loss"]))
+    with pytest.raises(ValueError, match="whole number of unlabelled images per labelled"):
+        step.losses((unlabelled, (labelled[:3], labels[:3])), seed)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="unlabelled_per_labelled"):
+            sgan.Config(unlabelled_per_labelled=bad)
+
+
 def test_labelled_subset_is_per_class_and_seeded():
     labels = np.repeat(np.arange(10), 50)
     picked = sgan.labelled_subset(labels, 10, seed=0)
@@ -112,12 +141,16 @@ def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
     rng = np.random.default_rng(0)
     train = data.ArrayDataset("toy", "train", rng.integers(0, 256, (60, *SHAPE), np.uint8),
                               np.arange(60) % 10, "test", 10)
-    cfg = dataclasses.replace(sgan.Config(), batch_size=8, labels_per_class=2)
+    cfg = dataclasses.replace(sgan.Config(), batch_size=8, labels_per_class=2,
+                              unlabelled_per_labelled=1)
     labelled = sgan.labelled_subset(train.y, 2)
     stream = sgan._batches(cfg, train, labelled)
     first = list(stream(0).take(7))
     (unl, (lab, y)) = first[0]
     assert unl.shape == lab.shape == (8, *SHAPE) and y.shape == (8,)
+    (unl, (lab, _)), = sgan._batches(dataclasses.replace(cfg, unlabelled_per_labelled=3),
+                                     train, labelled)(0).take(1)
+    assert unl.shape == (24, *SHAPE) and lab.shape == (8, *SHAPE)
     assert set(y.numpy()) <= set(range(10))
     labelled_images = data.to_model_range(train.x[labelled])
     for image in lab.numpy():  # labelled images come from the labelled subset only
@@ -248,9 +281,10 @@ def test_minutes_from_the_command_line_need_the_decay_turned_off(tmp_path, capsy
     assert (cfg.minutes, cfg.steps, cfg.lr_decay_from) == (1.0, None, None)
 
 
-def test_runs_saved_before_the_decay_existed_load_as_they_trained(tmp_path):
+def test_runs_saved_before_a_knob_existed_load_as_they_trained(tmp_path):
     """A config.json without `lr_decay_from` (saved before the knob) means a constant rate,
-    even on a minutes budget, which the decay would refuse; a saved value is kept."""
+    even on a minutes budget, which the decay would refuse, and one without
+    `unlabelled_per_labelled` one unlabelled image per labelled one; saved values are kept."""
     import json
 
     cfg = dataclasses.replace(sgan.Config().smoke(), steps=2, batch_size=16, width=8,
@@ -259,12 +293,14 @@ def test_runs_saved_before_the_decay_existed_load_as_they_trained(tmp_path):
     path = run.run_dir / "config.json"
     saved = json.loads(path.read_text())
     assert lessons.saved_config(run.run_dir)[1] == cfg
-    del saved["lr_decay_from"]
+    del saved["lr_decay_from"], saved["unlabelled_per_labelled"]
     path.write_text(json.dumps({**saved, "minutes": 0.05, "steps": None}))
     name, old = lessons.saved_config(run.run_dir)
     assert (name, old.lr_decay_from, old.minutes, old.steps) == ("sgan", None, 0.05, None)
+    assert old.unlabelled_per_labelled == 1
     assert cli.main(["sample", str(run.run_dir), "--n", "4",
                      "--out", str(tmp_path / "s.npz")]) == 0
     assert np.load(tmp_path / "s.npz")["images"].shape[0] == 4
-    path.write_text(json.dumps({**saved, "lr_decay_from": 0.5}))
-    assert lessons.saved_config(run.run_dir)[1].lr_decay_from == 0.5
+    path.write_text(json.dumps({**saved, "lr_decay_from": 0.5, "unlabelled_per_labelled": 3}))
+    kept = lessons.saved_config(run.run_dir)[1]
+    assert (kept.lr_decay_from, kept.unlabelled_per_labelled) == (0.5, 3)

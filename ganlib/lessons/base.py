@@ -190,6 +190,10 @@ def check_resumable(cfg, run_dir: Path, lesson: str) -> None:
            "another run directory.")
     if saved_lesson != lesson:
         raise RunMismatch(f"{run_dir} holds a {saved_lesson!r} run, not {lesson!r}. {how}")
+    from . import get  # the package imports this module first
+
+    # a field saved before it existed means the setting such runs trained with
+    saved = {**getattr(get(lesson), "OLDER_RUNS", {}), **saved}
     current = _normal(dataclasses.asdict(cfg))
     diffs = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in current.items()
              if k not in BUDGET_FIELDS and saved.get(k) != v]

@@ -14,13 +14,15 @@ class SemiSupervisedGANStep(TrainStep):
     """Semi-supervised GAN (lesson 06): D is a K-class classifier; a labels-only baseline
     with the same architecture trains on the same labelled batches in the same step.
 
-    Batches are (unlabelled images, (labelled images, labels)), both of the same size.
-    D's loss per example: cross-entropy on the labelled image + `unsupervised_weight` x the
-    GAN loss on an unlabelled and a generated image, with D's real/fake logit the logsumexp of
-    its class logits (Salimans et al., 2016). G's loss is feature matching: the squared gap
-    between the mean features D computes for real and for generated images (the same value
-    for every example of the batch), which suits a classifier better than fooling D outright;
-    `feature_matching=False` uses the non-saturating loss on D's derived logit instead.
+    Batches are (unlabelled images, (labelled images, labels)), r unlabelled images per
+    labelled one (r a whole number, 1 or more); G draws as many images as there are
+    unlabelled ones. D's loss per labelled example: its cross-entropy + `unsupervised_weight`
+    x the mean GAN loss on its r unlabelled and r generated images, with D's real/fake logit
+    the logsumexp of its class logits (Salimans et al., 2016). G's loss is feature matching:
+    the squared gap between the mean features D computes for real and for generated images
+    (the same value for every example of the batch), which suits a classifier better than
+    fooling D outright; `feature_matching=False` uses the non-saturating loss on D's derived
+    logit instead.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
@@ -44,6 +46,10 @@ class SemiSupervisedGANStep(TrainStep):
         g, d, baseline = (self.networks[k] for k in ("generator", "discriminator", "baseline"))
         unlabelled, (labelled, labels) = batch
         labels = tf.cast(labels, tf.int32)
+        n_unlabelled, n_labelled = unlabelled.shape[0], labelled.shape[0]
+        if n_unlabelled and n_labelled and n_unlabelled % n_labelled:
+            raise ValueError(f"{n_unlabelled} unlabelled images for {n_labelled} labelled "
+                             "ones: give a whole number of unlabelled images per labelled one.")
         noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim], seed),
                              tf.shape(unlabelled)[0])
         fake = g(noise, training=True)
@@ -56,6 +62,8 @@ class SemiSupervisedGANStep(TrainStep):
         fake_lse = tf.reduce_logsumexp(fake_logits, axis=-1)
         supervised = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, class_logits)
         unsupervised = tf.nn.softplus(-real_lse) + tf.nn.softplus(fake_lse)
+        # rows i r to i r + r - 1 of the unlabelled and generated batches: example i's share
+        unsupervised = tf.reduce_mean(tf.reshape(unsupervised, [tf.shape(labels)[0], -1]), 1)
         if self.feature_matching:
             gap = batch_mean(real_features) - batch_mean(fake_features)
             g_loss = tf.fill(tf.shape(fake_lse), tf.reduce_mean(tf.square(gap)))
