@@ -148,9 +148,6 @@ def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
     first = list(stream(0).take(7))
     (unl, (lab, y)) = first[0]
     assert unl.shape == lab.shape == (8, *SHAPE) and y.shape == (8,)
-    (unl, (lab, _)), = sgan._batches(dataclasses.replace(cfg, unlabelled_per_labelled=3),
-                                     train, labelled)(0).take(1)
-    assert unl.shape == (24, *SHAPE) and lab.shape == (8, *SHAPE)
     assert set(y.numpy()) <= set(range(10))
     labelled_images = data.to_model_range(train.x[labelled])
     for image in lab.numpy():  # labelled images come from the labelled subset only
@@ -159,6 +156,9 @@ def test_batches_pair_unlabelled_and_labelled_and_resume_exactly():
     for a, b in zip(first[5:], resumed):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1][1], b[1][1])
+    (more, (few, _)), = sgan._batches(dataclasses.replace(cfg, unlabelled_per_labelled=3),
+                                     train, labelled)(0).take(1)
+    assert more.shape == (24, *SHAPE) and few.shape == (8, *SHAPE)
     with pytest.raises(ValueError, match="larger than the 20 labelled"):
         sgan._batches(dataclasses.replace(cfg, batch_size=32), train, labelled)
 
