@@ -298,9 +298,11 @@ def test_runs_saved_before_a_knob_existed_load_as_they_trained(tmp_path):
     name, old = lessons.saved_config(run.run_dir)
     assert (name, old.lr_decay_from, old.minutes, old.steps) == ("sgan", None, 0.05, None)
     assert old.unlabelled_per_labelled == 1
+    before = path.read_text()
     assert cli.main(["sample", str(run.run_dir), "--n", "4",
                      "--out", str(tmp_path / "s.npz")]) == 0
     assert np.load(tmp_path / "s.npz")["images"].shape[0] == 4
+    assert path.read_text() == before  # sampling a run writes nothing to it
     path.write_text(json.dumps({**saved, "lr_decay_from": 0.5, "unlabelled_per_labelled": 3}))
     kept = lessons.saved_config(run.run_dir)[1]
     assert (kept.lr_decay_from, kept.unlabelled_per_labelled) == (0.5, 3)

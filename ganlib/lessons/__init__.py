@@ -18,15 +18,13 @@ def get(name: str):
 
 
 def saved_config(run_dir):
-    """(lesson name, its Config) of the run in `run_dir`, as the run was trained: a field its
-    config.json lacks (a run saved before the field existed) takes the lesson's
-    `OLDER_RUNS[field]`, the setting such runs trained with, if it gives one, else the
-    default; fields the Config no longer has are dropped."""
+    """(lesson name, its Config) of the run in `run_dir`, as the run was trained
+    (`load_config`): a field it lacks takes the default; fields the Config no longer has are
+    dropped."""
     name, saved = load_config(run_dir)
     module = get(name)
     fields = {f.name for f in dataclasses.fields(module.Config)}
-    older = {k: v for k, v in getattr(module, "OLDER_RUNS", {}).items() if k not in saved}
-    return name, module.Config(**older, **{k: v for k, v in saved.items() if k in fields})
+    return name, module.Config(**{k: v for k, v in saved.items() if k in fields})
 
 
 __all__ = ["LESSONS", "Run", "fit", "get", "load_config", "restore", "saved_config",

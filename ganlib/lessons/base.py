@@ -190,10 +190,6 @@ def check_resumable(cfg, run_dir: Path, lesson: str) -> None:
            "another run directory.")
     if saved_lesson != lesson:
         raise RunMismatch(f"{run_dir} holds a {saved_lesson!r} run, not {lesson!r}. {how}")
-    from . import get  # the package imports this module first
-
-    # a field saved before it existed means the setting such runs trained with
-    saved = {**getattr(get(lesson), "OLDER_RUNS", {}), **saved}
     current = _normal(dataclasses.asdict(cfg))
     diffs = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in current.items()
              if k not in BUDGET_FIELDS and saved.get(k) != v]
@@ -231,10 +227,15 @@ def _read_config(run_dir) -> dict:
 
 
 def load_config(run_dir) -> tuple[str, dict]:
-    """(lesson, the Config's fields) of the run in `run_dir`."""
+    """(lesson, the Config's fields) of the run in `run_dir`, as it trained: a field its
+    config.json lacks (saved before the field existed) takes the lesson's `OLDER_RUNS[field]`,
+    the setting such runs trained with, where the lesson gives one."""
+    from . import LESSONS  # the package imports this module first
+
     raw = _read_config(run_dir)
     raw.pop("precision", None)  # how it computes, not what it trains: saved_precision()
-    return raw.pop("lesson"), raw
+    lesson = raw.pop("lesson")
+    return lesson, {**getattr(LESSONS.get(lesson), "OLDER_RUNS", {}), **raw}
 
 
 def saved_precision(run_dir) -> str:

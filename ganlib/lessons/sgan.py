@@ -25,7 +25,7 @@ from .base import Run, assemble, load_labelled, run_dir_for, seed_everything
 NAME = "sgan"
 CLASSIFIER_FILE = "classifier.keras"  # the GAN's classifier: images in [-1, 1] -> logits
 BASELINE_FILE = "baseline_classifier.keras"  # the same network trained on the labels alone
-# how runs saved before a knob existed trained (`lessons.saved_config`): at a constant rate,
+# how runs saved before a knob existed trained (`lessons.load_config`): at a constant rate,
 # on one unlabelled image per labelled one
 OLDER_RUNS = {"lr_decay_from": None, "unlabelled_per_labelled": 1}
 
