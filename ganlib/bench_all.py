@@ -101,7 +101,7 @@ UNITS = {
 def _measurer(lesson: str, cfg, smoke: bool):
     """run -> (value of the lesson's target metric, details); set up before the run is built."""
     from . import metrics
-    from .bench import _sample, untrained_pix2pix_metrics
+    from .bench_quality import _sample, untrained_pix2pix_metrics
 
     if lesson == "sine":
         from .lessons.sine import mean_abs_error

@@ -371,11 +371,8 @@ def evaluate(args) -> int:
     return 0
 
 
-QUALITY_BENCHES = {"dcgan": "bench_quality_dcgan", "cgan": "bench_quality_cgan",
-                   "infogan": "bench_quality_infogan", "sgan": "bench_quality_sgan",
-                   "pix2pix": "bench_quality_pix2pix", "cyclegan": "bench_quality_cyclegan",
-                   "losses": "bench_quality_losses", "srgan": "bench_quality_srgan",
-                   "stylegan": "bench_quality_stylegan"}
+QUALITY_BENCHES = ("dcgan", "cgan", "acgan", "infogan", "sgan", "pix2pix", "cyclegan", "losses",
+                   "srgan", "stylegan")  # bench_quality.bench_quality_<lesson>
 
 
 def bench(args) -> int:
@@ -409,7 +406,9 @@ def bench(args) -> int:
             return _fail(f"--minutes must be positive, got {args.minutes}.")
         runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs},
                 "losses": {"seeds": args.runs}}
-        bench_fn = getattr(b, QUALITY_BENCHES[lesson])
+        from . import bench_quality
+
+        bench_fn = getattr(bench_quality, f"bench_quality_{lesson}")
         budget = {} if args.minutes is None else {"minutes": args.minutes}
         if args.steps is not None:
             if lesson not in ("infogan", "sgan") or args.minutes is not None or args.steps < 1:

@@ -304,6 +304,23 @@ def class_coverage(images, labels, dataset: str, k: int = 5, n_max: int = 1000) 
     return _coverage(feats, labels, test, test_feats, k, n_max)
 
 
+def collapsed_coverage(images, labels, dataset: str, distinct: int) -> dict:
+    """`class_coverage` of real `images` with each class cut down to its first `distinct`
+    images, repeated to the class's count: what a class collapsed to that many scores."""
+    labels = np.asarray(labels)
+    keep = np.concatenate([np.flatnonzero(labels == c)[np.arange(np.sum(labels == c)) % distinct]
+                           for c in np.unique(labels)])
+    return class_coverage(np.asarray(images)[keep], labels[keep], dataset)
+
+
+def narrow_classes(coverage: dict, real: dict, collapsed: dict, min_ratio: float = 0.15) -> list:
+    """Classes whose generated images cover no more of the class than a collapse to a few
+    images (`collapsed`, from `collapsed_coverage`) or under `min_ratio` of what real images
+    at the same N cover (`real`): collapse inside a class."""
+    return [name for name in coverage
+            if coverage[name] <= collapsed[name] or coverage[name] < min_ratio * real[name]]
+
+
 def _coverage(feats, labels, test, test_feats, k: int = 5, n_max: int = 1000) -> dict:
     from scipy.spatial.distance import cdist
 

@@ -140,12 +140,16 @@ def test_class_coverage_sees_collapse_inside_a_class():
     assert set(real) == set(FASHION) and all(v >= 0.8 for v in real.values())
     # every image of a class replaced by a copy of one of just two images of that class: each
     # copy looks real, but the class collapsed
-    collapsed = x.copy()
-    for c in range(K):
-        idx = np.flatnonzero(y == c)
-        collapsed[idx] = x[idx[np.arange(len(idx)) % 2]]
-    low = metrics.class_coverage(collapsed, y, "fashion_mnist")
+    low = metrics.collapsed_coverage(x, y, "fashion_mnist", 2)
     assert all(low[n] < 0.2 for n in FASHION), low
+    # the lesson's collapse check: no more coverage than 30 images per class, or under 0.15
+    # of real images'
+    thirty = metrics.collapsed_coverage(x, y, "fashion_mnist", 30)
+    assert all(low[n] < thirty[n] < real[n] for n in FASHION), (low, thirty)
+    assert metrics.narrow_classes(real, real, thirty) == []
+    assert metrics.narrow_classes(low, real, thirty) == list(FASHION)
+    assert metrics.narrow_classes({"Bag": 0.13}, {"Bag": 0.9}, {"Bag": 0.05}) == ["Bag"]
+    assert metrics.narrow_classes({"Bag": 0.14}, {"Bag": 0.9}, {"Bag": 0.05}) == []
     # images of the wrong class cover nothing of the class they are filed under
     shifted = metrics.class_coverage(x, (y + 1) % K, "fashion_mnist")
     assert np.mean(list(shifted.values())) < 0.3

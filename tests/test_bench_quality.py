@@ -1,0 +1,105 @@
+"""`bench quality`: each lesson's quality benchmark runs end to end on a tiny budget."""
+import numpy as np
+import pytest
+
+from ganlib import bench_quality
+
+
+def test_quality_bench_of_cgan_reports_its_metric_next_to_real_signs(monkeypatch):
+    import dataclasses
+
+    from ganlib.lessons import cgan
+
+    tiny = dataclasses.replace(cgan.Config().smoke(), n_per_class=100, width=8)
+    monkeypatch.setattr(cgan, "Config", lambda: tiny)
+    result = bench_quality.bench_quality_cgan(minutes=0.02, n_per_class=20)
+    assert result["bench"] == "quality-cgan" and result["steps"] > 0
+    assert set(result["per_class"]) == set(cgan.CLASS_NAMES)
+    for who in ("intended_share", "untrained_intended_share", "real_intended_share"):
+        assert 0.0 <= result[who] <= 1.0
+    assert result["real_intended_share"] > 0.9  # real signs: the judge knows them
+
+
+def test_quality_bench_of_a_lesson_without_one_is_a_clear_error(capsys):
+    from ganlib import cli
+
+    assert cli.main(["bench", "quality", "sine"]) == 2
+    assert "no quality benchmark for lesson 'sine'" in capsys.readouterr().err
+
+
+def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
+    import dataclasses
+
+    from ganlib.lessons import sgan
+
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    assert tiny.lr_decay_from is not None  # the lesson decays its learning rate over steps
+    result = bench_quality.bench_quality_sgan(minutes=0.02, draws=2)
+    assert result["minutes"] == 0.02 and result["lr_decay_from"] is None  # constant on minutes
+    assert [d["label_seed"] for d in result["draws"]] == [0, 1]
+    assert all(d["steps"] > 0 and 0 <= d["gan"] <= 1 and 0 <= d["baseline"] <= 1
+               for d in result["draws"])
+    mean = np.mean([d["gan"] for d in result["draws"]])
+    assert result["mean_gan_accuracy"] == pytest.approx(mean, abs=1e-4)
+    assert result["mean_gain_points"] == pytest.approx(
+        100 * (result["mean_gan_accuracy"] - result["mean_baseline_accuracy"]), abs=0.02)
+    better = np.mean([max(d["baseline"], d["baseline_latest"]) for d in result["draws"]])
+    assert result["mean_gain_over_better_baseline_points"] == pytest.approx(
+        100 * (mean - better), abs=0.02)
+
+
+def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
+    """Without --minutes each draw trains the lesson's step budget, however fast the machine."""
+    import dataclasses
+
+    from ganlib.lessons import sgan
+
+    assert sgan.Config().steps and sgan.Config().minutes is None
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    result = bench_quality.bench_quality_sgan(draws=1)
+    assert result["steps"] == 3 and result["minutes"] is None
+    assert result["lr_decay_from"] == tiny.lr_decay_from
+    assert [d["steps"] for d in result["draws"]] == [3]
+
+
+def test_quality_bench_of_sgan_takes_a_step_budget(monkeypatch, capsys):
+    """`--steps N` trains each draw N steps (instead of the lesson's), and reaches the bench
+    from the command line; --steps with --minutes is refused."""
+    import dataclasses
+
+    from ganlib import cli
+    from ganlib.lessons import sgan
+
+    tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
+    monkeypatch.setattr(sgan, "Config", lambda: tiny)
+    result = bench_quality.bench_quality_sgan(draws=1, steps=2)
+    assert result["steps"] == 2 and result["minutes"] is None
+    assert [d["steps"] for d in result["draws"]] == [2]
+    called = {}
+    monkeypatch.setattr(bench_quality, "bench_quality_sgan", lambda **kw: called.update(kw) or {})
+    assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--runs", "2"]) == 0
+    assert called == {"steps": 7, "draws": 2}
+    assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--minutes", "1"]) == 2
+    assert "--steps (a positive step budget" in capsys.readouterr().err
+
+
+def test_quality_bench_of_acgan_compares_with_lesson_02_and_real_images(monkeypatch):
+    import dataclasses
+
+    from ganlib.lessons import acgan, dcgan
+
+    tiny = dataclasses.replace(acgan.Config().smoke(), width=8)
+    monkeypatch.setattr(acgan, "Config", lambda: tiny)
+    tiny02 = dataclasses.replace(dcgan.Config().smoke(), width=8)
+    monkeypatch.setattr(dcgan, "Config", lambda: tiny02)
+    result = bench_quality.bench_quality_acgan(minutes=0.02, n_per_class=40)
+    assert result["bench"] == "quality-acgan" and result["steps"] > 0
+    assert result["lesson02_steps"] > 0 and result["lesson02_fid"] > 0
+    assert len(result["per_class"]) == 10 and 0 <= result["intended_share"] <= 1
+    for v in result["per_class"].values():
+        # real images cover their class far better than the same images cut to 30 per class
+        assert v["real_coverage"] > v["coverage_30_per_class"]
+    # a G trained for about a second is still noise: every class is narrow
+    assert len(result["narrow_classes"]) == 10
