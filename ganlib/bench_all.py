@@ -101,7 +101,7 @@ UNITS = {
 def _measurer(lesson: str, cfg, smoke: bool):
     """run -> (value of the lesson's target metric, details); set up before the run is built."""
     from . import metrics
-    from .bench_quality import _sample, untrained_pix2pix_metrics
+    from .bench_quality import sample_unconditional, untrained_pix2pix_metrics
 
     if lesson == "sine":
         from .lessons.sine import mean_abs_error
@@ -112,7 +112,7 @@ def _measurer(lesson: str, cfg, smoke: bool):
         crop = getattr(lessons.get(lesson), "crop", lambda images: images)  # stylegan: 32 -> 28
 
         def dcgan_fid(run):
-            images = crop(_sample(run.generator(), n, cfg.seed + 1))
+            images = crop(sample_unconditional(run.generator(), n, cfg.seed + 1))
             found = metrics.image_metrics(images, cfg.dataset)
             return found["fid"], {"max_class_share": found["max_class_share"]}
 

@@ -92,7 +92,8 @@ def _train(run) -> float:
     return time.perf_counter() - started
 
 
-def _sample(g: keras.Model, n: int, seed: int) -> np.ndarray:
+def sample_unconditional(g: keras.Model, n: int, seed: int) -> np.ndarray:
+    """n images from an unconditional generator `g`, from seeded noise."""
     z = np.random.default_rng(seed).standard_normal((n, g.inputs[0].shape[-1])).astype("f4")
     return g.predict(z, batch_size=500, verbose=0)
 
@@ -102,7 +103,8 @@ def _lesson02(minutes: float, n: int, seed: int) -> tuple[base.Run, dict]:
     cfg = dataclasses.replace(dcgan.Config(), minutes=minutes, steps=None, seed=seed)
     run = dcgan.build(cfg, run_dir=scratch_dir("quality-dcgan"), fresh=True)
     _train(run)
-    return run, metrics.image_metrics(_sample(run.generator(), n, seed + 1), cfg.dataset)
+    samples = sample_unconditional(run.generator(), n, seed + 1)
+    return run, metrics.image_metrics(samples, cfg.dataset)
 
 
 def bench_quality_dcgan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -> dict:
@@ -111,7 +113,7 @@ def bench_quality_dcgan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -
     cfg = run.config
     images = data.load(cfg.dataset, "train").x
     tutorial_g, tutorial_steps = train_tutorial_dcgan(images, minutes, seed)
-    theirs = metrics.image_metrics(_sample(tutorial_g, n, seed + 1), cfg.dataset)
+    theirs = metrics.image_metrics(sample_unconditional(tutorial_g, n, seed + 1), cfg.dataset)
     real = metrics.real_reference(cfg.dataset, n, seed)
     return {
         "bench": "quality-dcgan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
