@@ -103,3 +103,20 @@ def test_quality_bench_of_acgan_compares_with_lesson_02_and_real_images(monkeypa
         assert v["real_coverage"] > v["coverage_30_per_class"]
     # a G trained for about a second is still noise: every class is narrow
     assert len(result["narrow_classes"]) == 10
+
+
+def test_quality_bench_of_dcgan_starts_over_each_time(monkeypatch):
+    """Lesson 02's bench run starts from nothing, not from the last bench's checkpoints."""
+    import dataclasses
+
+    from ganlib.bench import scratch_dir
+    from ganlib.lessons import dcgan
+
+    tiny = dataclasses.replace(dcgan.Config().smoke(), width=8)
+    monkeypatch.setattr(dcgan, "Config", lambda: tiny)
+    first, _ = bench_quality._lesson02(minutes=0.01, n=20, seed=0)
+    assert first.trainer.global_step > 0
+    (scratch_dir("quality-dcgan") / "left_by_an_old_bench.txt").write_text("old")
+    second, _ = bench_quality._lesson02(minutes=0.01, n=20, seed=0)
+    assert not (scratch_dir("quality-dcgan") / "left_by_an_old_bench.txt").exists()
+    assert second.trainer.checkpoints.restored_from is None  # trained from step 0
