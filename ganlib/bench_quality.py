@@ -83,6 +83,14 @@ def _budget(minutes: float | None, steps: int | None) -> dict:
     return {} if minutes is None else {"minutes": minutes, "steps": None}
 
 
+def _stderr_points(values: list[float]) -> float | None:
+    """The standard error of the mean of `values` (fractions), in points; None for one value:
+    how far the mean over these label draws may sit from the mean over many more."""
+    if len(values) < 2:
+        return None
+    return round(100 * float(np.std(values, ddof=1)) / np.sqrt(len(values)), 2)
+
+
 def _train(run) -> float:
     """Train a built run for its configured budget without a progress bar; the seconds it
     took (compiling, checkpoints and in-training scores included)."""
@@ -206,16 +214,16 @@ def bench_quality_acgan(minutes: float = 10.0, n_per_class: int = 1000, seed: in
 
 
 def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000,
-                          steps: int | None = None) -> dict:
-    """Lesson 04 trained `minutes` (or `steps`, the same on every machine) with seeds 0, 1,
-    ...: accuracy of Q's categories on the test images (Hungarian-matched), per seed and the
-    median; judge metrics of n samples per seed; k-means on the test images' pixels as the
-    reference an InfoGAN should beat."""
+                          steps: int | None = None, first_seed: int = 0) -> dict:
+    """Lesson 04 trained `minutes` (or `steps`, the same on every machine) with `seeds` seeds
+    from first_seed on: accuracy of Q's categories on the test images (Hungarian-matched), per
+    seed and the median; judge metrics of n samples per seed; k-means on the test images'
+    pixels as the reference an InfoGAN should beat."""
     from .models.infogan import draw_codes
 
     budget = _budget(minutes, steps)
     per_seed = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         cfg = dataclasses.replace(infogan.Config(), **budget, seed=seed)
         run = infogan.build(cfg, run_dir=scratch_dir(f"quality-infogan-{seed}"), fresh=True)
         _train(run)
@@ -239,17 +247,18 @@ def bench_quality_infogan(minutes: float = 10.0, seeds: int = 3, n: int = 10_000
 
 
 def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int = 0,
-                       steps: int | None = None) -> dict:
-    """Lesson 06 trained on each of `draws` label draws (label_seed 0, 1, ...) for its default
-    budget (a step budget), or `steps` or `minutes` if given (minutes: at a constant learning
-    rate, as its decay needs a step budget): test accuracy of the GAN's classifier and of the
-    labels-only baseline, per draw and mean; with weight averages (the default), also the
-    latest weights', and the gain over the better of the baseline's two on each draw."""
+                       steps: int | None = None, first_draw: int = 0) -> dict:
+    """Lesson 06 trained on each of `draws` label draws (label_seed first_draw, first_draw + 1,
+    ...) for its default budget (a step budget), or `steps` or `minutes` if given (minutes: at
+    a constant learning rate, as its decay needs a step budget): test accuracy of the GAN's
+    classifier and of the labels-only baseline, per draw and mean, and the standard error of
+    the mean gain; with weight averages (the default), also the latest weights', and the gain
+    over the better of the baseline's two on each draw."""
     per_draw = []
     budget = _budget(minutes, steps)
     if budget.get("minutes") is not None:
         budget["lr_decay_from"] = None
-    for label_seed in range(draws):
+    for label_seed in range(first_draw, first_draw + draws):
         cfg = dataclasses.replace(sgan.Config(), **budget, seed=seed, label_seed=label_seed)
         run = sgan.build(cfg, run_dir=scratch_dir(f"quality-sgan-{label_seed}"), fresh=True)
         train_minutes = _train(run) / 60
@@ -268,18 +277,21 @@ def bench_quality_sgan(minutes: float | None = None, draws: int = 3, seed: int =
         "mean_gan_accuracy": round(gan, 4), "mean_baseline_accuracy": round(baseline, 4),
         "mean_gain_points": round(100 * (gan - baseline), 2),
         "mean_gain_over_better_baseline_points": round(100 * sterner, 2),
+        "gain_stderr_points": _stderr_points([d["gain"] for d in per_draw]),
     }  # fmt: skip
     return result
 
 
-def bench_quality_losses(minutes: float = 2.0, seeds: int = 3, n: int = 5000) -> dict:
-    """Lesson 09: each loss variant trained `minutes` of training time per seed (0, 1, ...),
-    judge FID over training time (1000 samples, 6 times) and of n samples at the end; per
-    variant the median and range over seeds."""
+def bench_quality_losses(minutes: float = 2.0, seeds: int = 3, n: int = 5000,
+                         first_seed: int = 0) -> dict:
+    """Lesson 09: each loss variant trained `minutes` of training time per seed (`seeds` of
+    them from first_seed on), judge FID over training time (1000 samples, 6 times) and of n
+    samples at the end; per variant the median and range over seeds."""
     from .lessons import loss_zoo
 
-    rows = loss_zoo.compare(seeds=range(seeds), out_dir=scratch_dir("quality-losses"),
-                            minutes=minutes, steps=None, n_final=n)
+    rows = loss_zoo.compare(seeds=range(first_seed, first_seed + seeds),
+                            out_dir=scratch_dir("quality-losses"), minutes=minutes, steps=None,
+                            n_final=n)
     return {"bench": "quality-losses", "minutes_per_run": minutes, "n": n,
             "dataset": loss_zoo.Config().dataset,
             "summary": loss_zoo.summary(rows), "runs": rows,

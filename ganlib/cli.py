@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=3,
                    help="quality of infogan (seeds, median), sgan (label draws, mean) and "
                         "losses (seeds per variant; --minutes is then per run, e.g. 2)")
+    b.add_argument("--first-run", type=int, default=0,
+                   help="quality of infogan, sgan and losses: the first seed or label draw "
+                        "(default 0), to add runs to an earlier measurement")
     b.add_argument("--lessons", help="all: comma-separated lessons (default: every lesson)")
     b.add_argument("--out", type=Path, help="all: where bench_all.json and bench_all.md go "
                                             "(default: <output dir>/bench)")
@@ -402,10 +405,17 @@ def bench(args) -> int:
     elif (lesson := args.lesson or "dcgan") in QUALITY_BENCHES:
         if args.runs < 1:
             return _fail(f"--runs must be at least 1, got {args.runs}.")
+        if args.first_run < 0:
+            return _fail(f"--first-run must be 0 or more, got {args.first_run}.")
         if args.minutes is not None and args.minutes <= 0:
             return _fail(f"--minutes must be positive, got {args.minutes}.")
-        runs = {"infogan": {"seeds": args.runs}, "sgan": {"draws": args.runs},
-                "losses": {"seeds": args.runs}}
+        first = args.first_run
+        runs = {"infogan": {"seeds": args.runs, "first_seed": first},
+                "sgan": {"draws": args.runs, "first_draw": first},
+                "losses": {"seeds": args.runs, "first_seed": first}}
+        if first and lesson not in runs:
+            return _fail(f"--first-run is for `bench quality {'`, `'.join(runs)}`; "
+                         f"`bench quality {lesson}` trains seed 0 only.")
         from . import bench_quality
 
         bench_fn = getattr(bench_quality, f"bench_quality_{lesson}")

@@ -47,6 +47,8 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
     better = np.mean([max(d["baseline"], d["baseline_latest"]) for d in result["draws"]])
     assert result["mean_gain_over_better_baseline_points"] == pytest.approx(
         100 * (mean - better), abs=0.02)
+    gains = [d["gain"] for d in result["draws"]]  # two draws: |a - b| / 2 is the std error
+    assert result["gain_stderr_points"] == pytest.approx(50 * abs(gains[0] - gains[1]), abs=0.02)
 
 
 def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
@@ -74,13 +76,17 @@ def test_quality_bench_of_sgan_takes_a_step_budget(monkeypatch, capsys):
 
     tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_sgan(draws=1, steps=2)
+    result = bench_quality.bench_quality_sgan(draws=1, steps=2, first_draw=4)
     assert result["steps"] == 2 and result["minutes"] is None
-    assert [d["steps"] for d in result["draws"]] == [2]
+    assert [(d["label_seed"], d["steps"]) for d in result["draws"]] == [(4, 2)]
+    assert result["gain_stderr_points"] is None  # one draw has no spread
     called = {}
     monkeypatch.setattr(bench_quality, "bench_quality_sgan", lambda **kw: called.update(kw) or {})
     assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--runs", "2"]) == 0
-    assert called == {"steps": 7, "draws": 2}
+    assert called == {"steps": 7, "draws": 2, "first_draw": 0}
+    called.clear()
+    assert cli.main(["bench", "quality", "sgan", "--runs", "3", "--first-run", "6"]) == 0
+    assert called == {"draws": 3, "first_draw": 6}
     assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--minutes", "1"]) == 2
     assert "--steps (a positive step budget" in capsys.readouterr().err
 
@@ -120,3 +126,23 @@ def test_quality_bench_of_dcgan_starts_over_each_time(monkeypatch):
     second, _ = bench_quality._lesson02(minutes=0.01, n=20, seed=0)
     assert not (scratch_dir("quality-dcgan") / "left_by_an_old_bench.txt").exists()
     assert second.trainer.checkpoints.restored_from is None  # trained from step 0
+
+
+def test_first_run_is_refused_where_a_bench_has_one_seed_or_below_zero(capsys):
+    from ganlib import cli
+
+    assert cli.main(["bench", "quality", "dcgan", "--first-run", "2"]) == 2
+    assert "`bench quality dcgan` trains seed 0 only" in capsys.readouterr().err
+    assert cli.main(["bench", "quality", "sgan", "--first-run", "-1"]) == 2
+    assert "--first-run must be 0 or more, got -1" in capsys.readouterr().err
+
+
+def test_quality_bench_of_losses_trains_the_seeds_asked_for(monkeypatch):
+    from ganlib.lessons import loss_zoo
+
+    seen = {}
+    monkeypatch.setattr(loss_zoo, "compare", lambda seeds, **kw: seen.update(seeds=list(seeds)))
+    monkeypatch.setattr(loss_zoo, "summary", lambda rows: {})
+    monkeypatch.setattr(bench_quality.metrics, "real_reference", lambda dataset, n: {"fid": 0.0})
+    bench_quality.bench_quality_losses(minutes=0.01, seeds=2, first_seed=3)
+    assert seen == {"seeds": [3, 4]}

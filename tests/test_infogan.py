@@ -430,9 +430,9 @@ def test_quality_bench_takes_a_step_budget(monkeypatch, capsys):
 
     tiny = dataclasses.replace(infogan.Config().smoke(), width=8, batch_size=16)
     monkeypatch.setattr(infogan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_infogan(seeds=1, n=100, steps=3)
+    result = bench_quality.bench_quality_infogan(seeds=1, n=100, steps=3, first_seed=2)
     assert result["steps"] == 3 and result["minutes"] is None
-    assert [s["steps"] for s in result["seeds"]] == [3]
+    assert [(s["seed"], s["steps"]) for s in result["seeds"]] == [(2, 3)]
     for wrong in (["--steps", "0"], ["--steps", "5", "--minutes", "1"]):
         assert cli.main(["bench", "quality", "infogan", *wrong]) == 2
         assert "--steps (a positive step budget" in capsys.readouterr().err
