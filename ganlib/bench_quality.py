@@ -372,10 +372,11 @@ def bench_quality_srgan(minutes: float = 5.0, seed: int = 0) -> dict:
 
     cfg = dataclasses.replace(srgan.Config(), minutes=minutes, steps=None, seed=seed)
     run = srgan.build(cfg, run_dir=scratch_dir("quality-srgan"), fresh=True)
-    base.fit(run)
+    train_seconds = _train(run)
     result = srgan.evaluate(run)
     result["fid_ratio"] = round(result["srgan"]["fid"] / result["mse"]["fid"], 4)
-    return {"bench": "quality-srgan", "minutes": minutes, "seed": seed, **result}
+    return {"bench": "quality-srgan", "minutes": minutes, "seed": seed,
+            "train_seconds": round(train_seconds, 1), **result}
 
 
 def bench_quality_stylegan(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -> dict:

@@ -237,12 +237,13 @@ def test_cli_train_and_translate(tmp_path, capsys):
     assert "use `python -m ganlib translate" in capsys.readouterr().err
 
 
-def test_quality_bench_compares_srgan_with_bicubic_and_mse(monkeypatch):
+def test_quality_bench_compares_srgan_with_bicubic_and_mse(monkeypatch, capsys):
     from ganlib import bench_quality
 
     tiny = srgan.Config().smoke()
     monkeypatch.setattr(srgan, "Config", lambda: tiny)
     result = bench_quality.bench_quality_srgan(minutes=0.01)
+    assert capsys.readouterr().out == ""  # no progress bar: the CLI prints one JSON line
     assert result["bench"] == "quality-srgan" and result["n"] == 5000 and result["step"] > 0
     assert result["fid_ratio"] == pytest.approx(result["srgan"]["fid"] / result["mse"]["fid"],
                                                 rel=1e-3)
