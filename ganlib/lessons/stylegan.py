@@ -24,9 +24,6 @@ from .base import Run, assemble, run_dir_for, seed_everything
 
 NAME = "stylegan"
 PAD = 2  # pixels of background added on each side: 28 x 28 -> 32 x 32
-# lesson 02's judge FID (10,000 samples) after 10 minutes alone on a 2-core AMD EPYC with AVX-512
-# (21,249 steps, 2026-12-07, `bench quality acgan`), the CPU that gave lesson 11's README figures
-LESSON_02_FID = 1.16
 
 
 @dataclasses.dataclass
