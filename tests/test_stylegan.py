@@ -246,3 +246,17 @@ def test_cli_trains_and_samples(tmp_path, capsys):
         assert f["images"].shape == (5, 28, 28, 1)  # cropped and f["images"].dtype == np.uint8
     assert json.loads((out / "config.json").read_text())["lesson"] == "stylegan"
 
+
+
+def test_quality_bench_scores_both_psis_next_to_the_real_floor_and_lesson_02(monkeypatch, capsys):
+    from ganlib import bench_quality
+    from ganlib.lessons import dcgan
+
+    tiny = stylegan.Config().smoke()
+    monkeypatch.setattr(stylegan, "Config", lambda: tiny)
+    result = bench_quality.bench_quality_stylegan(minutes=0.01, n=200)
+    assert capsys.readouterr().out == ""  # the CLI prints one JSON line
+    assert result["bench"] == "quality-stylegan" and result["n"] == 200 and result["steps"] > 0
+    assert result["real_fid_floor"] < min(result["fid"], result["fid_psi_0.7"])
+    assert result["lesson_02_fid"] == dcgan.TEN_MINUTE_FID
+    assert 0 <= result["class_entropy_bits"] <= np.log2(10) + 1e-6
