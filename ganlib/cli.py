@@ -17,13 +17,24 @@ from . import config
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
+def _or(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import lessons
+    from .bench.quality import with_quality
+
+    declared = [m.LESSON for m in lessons.LESSONS.values()]
+    datasets = "; ".join(f"{d.name}: {', '.join(d.datasets)}" for d in declared if d.datasets)
+    variants = "; ".join(f"{d.name}: {', '.join(d.variants)} (default {d.variants[0]})"
+                         for d in declared if d.variants)
     p = argparse.ArgumentParser(prog="python -m ganlib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a lesson's GAN into RUN_DIR")
-    t.add_argument("lesson", help="sine, dcgan, cgan, infogan, acgan, sgan, pix2pix, "
-                                  "cyclegan, losses, srgan or stylegan")
+    t.add_argument("lesson", help=_or(lessons.LESSONS))
     t.add_argument("--out", required=True, type=Path, help="run directory")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -31,12 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                             "saved settings (a budget option sets the new total)")
     start.add_argument("--fresh", action="store_true",
                        help="delete what RUN_DIR holds and start over")
-    t.add_argument("--dataset", help="dataset for image lessons (dcgan, infogan, acgan, sgan "
-                                     "and losses: fashion_mnist, mnist; cgan: "
-                                     "traffic_signs, gtsrb; pix2pix: rendered_maps, maps, "
-                                     "fashion_edges; cyclegan: shapes, sneakers_boots, "
-                                     "horse2zebra and the other TFDS cycle_gan sets; srgan "
-                                     "and stylegan: fashion_mnist, mnist)")
+    t.add_argument("--dataset", help=f"dataset of an image lesson, its default first ({datasets})")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--epochs", type=float)
@@ -45,8 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, help="the global batch (split among replicas)")
     t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     t.add_argument("--smoke", action="store_true", help="the tiny CI budget (as GANLIB_SMOKE=1)")
-    t.add_argument("--variant", help="losses: the loss to train (non_saturating, "
-                                     "least_squares, wgan_gp (default), hinge, hinge_sn)")
+    t.add_argument("--variant", help=f"the variant to train ({variants})")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any field of the lesson's Config, e.g. --set width=64 --set "
                         "ema_decay=null (values are JSON; bare words are strings)")
@@ -69,9 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", choices=["latest", "best"], default="latest",
                    help="the latest checkpoint, or the best by the lesson's score")
 
+    translators = [d.name for d in declared if d.translate is not None]
     tr = sub.add_parser("translate", help="map the `images` of an .npz through a trained "
-                                          "image-to-image generator (pix2pix, CycleGAN, "
-                                          "SRGAN)")
+                                          f"image-to-image generator ({_or(translators)})")
     tr.add_argument("run_dir", type=Path)
     tr.add_argument("--input", required=True, type=Path,
                     help=".npz with `images`, uint8 N x H x W x C of the size the run trained on")
@@ -87,19 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["step", "quality", "all"],
                    help="all: every lesson's images/s, peak memory and time to its target, "
                         "plus `step`")
-    b.add_argument("lesson", nargs="?", help="quality: the lesson (default dcgan)")
+    b.add_argument("lesson", nargs="?",
+                   help=f"quality: the lesson, {_or(with_quality())} (default dcgan)")
+    quality = {d.name: d.quality for d in declared if d.quality is not None}
+    stepped = [name for name, q in quality.items() if q.steps]
+    several = [f"{name} ({q.runs})" for name, q in quality.items() if q.runs]
     b.add_argument("--minutes", type=float,
-                   help="training budget (default 10; all: per lesson; losses: per run, "
-                        "default 2; srgan: default 5; sgan: its 10,000 steps)")
+                   help="training budget (all: per lesson, default 10; quality: per run, "
+                        "default the bench's own)")
     b.add_argument("--steps", type=int,
-                   help="quality of infogan and sgan: a step budget instead of --minutes "
+                   help=f"quality of {_or(stepped)}: a step budget instead of --minutes "
                         "(the same training on every machine)")
     b.add_argument("--batch-size", type=int)
     b.add_argument("--runs", type=int, default=3,
-                   help="quality of infogan (seeds, median), sgan (label draws, mean) and "
-                        "losses (seeds per variant; --minutes is then per run, e.g. 2)")
+                   help=f"quality of {_or(several)}: how many runs")
     b.add_argument("--first-run", type=int, default=0,
-                   help="quality of infogan, sgan and losses: the first seed or label draw "
+                   help=f"quality of {_or(several)}: the first seed or label draw "
                         "(default 0), to add runs to an earlier measurement")
     b.add_argument("--lessons", help="all: comma-separated lessons (default: every lesson)")
     b.add_argument("--out", type=Path, help="all: where bench_all.json and bench_all.md go "
@@ -138,8 +146,11 @@ def _train_config(args, module):
         raise ValueError("--checkpoint-every must be at least 1.")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
-    if args.variant and not hasattr(module, "variant"):
-        raise ValueError(f"lesson {args.lesson} has no --variant option (only losses has).")
+    declared = module.LESSON
+    if args.variant and declared.variant is None:
+        having = [n for n, m in lessons.LESSONS.items() if m.LESSON.variant is not None]
+        raise ValueError(f"lesson {args.lesson} has no --variant option (only "
+                         f"{_or(having)} has).")
     if args.variant and args.resume:
         raise ValueError("--variant contradicts --resume: a resumed run keeps the variant "
                          f"saved in {args.out}/config.json.")
@@ -165,14 +176,14 @@ def _train_config(args, module):
             raise FileExistsError(
                 f"{args.out} already holds a run. Add --resume to continue it, --fresh to "
                 "start over there, or choose another --out.")
-        cfg = module.variant(args.variant) if args.variant else module.Config()
+        cfg = declared.variant(args.variant) if args.variant else module.Config()
         if args.smoke or config.settings().smoke:
             cfg = cfg.smoke()
     changes = _set_options(args.set, cfg, args.resume)
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.dataset:
-        if not hasattr(cfg, "dataset"):
+        if not declared.datasets:
             raise ValueError(f"lesson {args.lesson} has no --dataset option (its data is "
                              "generated).")
         changes["dataset"] = args.dataset
@@ -260,6 +271,30 @@ def _restored_run(run_dir: Path, which: str = "latest"):
     return run
 
 
+def draw(declared, g, n: int, seed: int) -> tuple[np.ndarray, dict]:
+    """n samples of generator `g` of a lesson (`declared`: its `Lesson`), and what else the
+    .npz keeps: a conditional lesson's classes in turn as `labels`; InfoGAN's categories in
+    turn as `labels` and its continuous codes as `continuous`."""
+    extra = {}
+    if declared.inputs == "noise+class":
+        from .models.conditional import generate, num_classes_of
+
+        extra["labels"] = np.arange(n) % num_classes_of(g)
+        out = generate(g, extra["labels"], seed=seed)
+    elif declared.inputs == "noise+codes":
+        from .models.infogan import code_sizes, draw_codes
+
+        codes = draw_codes(g, n, seed, categories=np.arange(n) % code_sizes(g)[1])
+        extra["labels"], extra["continuous"] = codes[1], codes[2]
+        out = g.predict(codes, batch_size=500, verbose=0)
+    else:
+        z = np.random.default_rng(seed).standard_normal((n, g.inputs[0].shape[-1]))
+        out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
+    if declared.crop is not None:  # G draws a larger canvas: the dataset's size back
+        out = declared.crop(out)
+    return out, extra
+
+
 def sample(args) -> int:
     from . import lessons
     from .data import to_uint8
@@ -269,33 +304,16 @@ def sample(args) -> int:
     if args.out.suffix != ".npz":
         return _fail(f"--out must name an .npz file, got {args.out}.")
     name, _ = lessons.load_config(args.run_dir)
-    if hasattr(lessons.get(name), "translate"):
+    declared = lessons.get(name).LESSON
+    if not declared.samples:
         return _fail(f"{args.run_dir} holds a {name} run, whose generator takes images, not "
                      f"noise: use `python -m ganlib translate {args.run_dir} --input IN.npz "
                      "--out OUT.npz`.")
     run = _restored_run(args.run_dir, args.checkpoint)
-    g = run.generator(ema=not args.raw)
-    extra = {}
-    if len(g.inputs) == 2:  # a conditional generator: the classes in turn, saved as `labels`
-        from .models.conditional import generate, num_classes_of
-
-        extra["labels"] = np.arange(args.n) % num_classes_of(g)
-        out = generate(g, extra["labels"], seed=args.seed)
-    elif len(g.inputs) == 3:  # InfoGAN: categories in turn as `labels`, and the continuous codes
-        from .models.infogan import code_sizes, draw_codes
-
-        codes = draw_codes(g, args.n, args.seed, categories=np.arange(args.n) % code_sizes(g)[1])
-        extra["labels"], extra["continuous"] = codes[1], codes[2]
-        out = g.predict(codes, batch_size=500, verbose=0)
-    else:
-        z = np.random.default_rng(args.seed).standard_normal((args.n, g.inputs[0].shape[-1]))
-        out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
-    module = lessons.get(name)
-    if hasattr(module, "crop"):  # G draws a padded canvas (stylegan): the dataset's size back
-        out = module.crop(out)
+    out, extra = draw(declared, run.generator(ema=not args.raw), args.n, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp.npz")
-    if out.ndim == 4:
+    if declared.output == "images":
         np.savez_compressed(tmp, images=to_uint8(out), **extra)
     else:
         np.savez_compressed(tmp, points=out.astype("f4"))
@@ -311,12 +329,20 @@ def _read_npz(path: Path) -> dict:
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist.")
+    unreadable = (f"{path} is not a readable .npz file (an archive of named arrays); write "
+                  "it with numpy.savez.")
     try:
         with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):  # np.load read one plain .npy array
+                raise ValueError(unreadable)
             return dict(f)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{path} is not a readable .npz file ({e}); write it with "
-                         "numpy.savez.") from None
+    except ValueError as e:
+        if "Object arrays" in str(e):
+            raise ValueError(f"{path} holds Python objects, not numbers; save uint8 `images` "
+                             "(or float `points`) with numpy.savez.") from None
+        raise ValueError(unreadable) from None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise ValueError(unreadable) from None
 
 
 def translate(args) -> int:
@@ -329,12 +355,13 @@ def translate(args) -> int:
     if "images" not in arrays:
         return _fail(f"{args.input} has no `images` array (it has {list(arrays)}).")
     name, _ = lessons.load_config(args.run_dir)
-    module = lessons.get(name)
-    if not hasattr(module, "translate"):
+    declared = lessons.get(name).LESSON
+    if declared.translate is None:
+        translators = [n for n, m in lessons.LESSONS.items() if m.LESSON.translate is not None]
         return _fail(f"{args.run_dir} holds a {name!r} run, which does not translate images; "
-                     "translate runs pix2pix, cyclegan or srgan runs.")
+                     f"translate runs {_or(translators)} runs.")
     run = _restored_run(args.run_dir, args.checkpoint)
-    out = module.translate(run, arrays["images"], direction=args.direction)
+    out = declared.translate(run, arrays["images"], direction=args.direction)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp.npz")
     np.savez_compressed(tmp, images=to_uint8(out))
@@ -347,10 +374,13 @@ def translate(args) -> int:
 def evaluate(args) -> int:
     from . import metrics
 
-    with np.load(args.file, allow_pickle=False) as f:
-        arrays = dict(f)
+    arrays = _read_npz(args.file)
     if "points" in arrays:
-        print(json.dumps(metrics.point_metrics(arrays["points"])))
+        points = arrays["points"]
+        if points.ndim != 2 or points.shape[-1] != 2 or not len(points):
+            return _fail(f"`points` in {args.file} must be N x 2 [x, y] rows with N >= 1, as "
+                         f"`sample` writes for the sine lesson; got shape {points.shape}.")
+        print(json.dumps(metrics.point_metrics(points)))
         return 0
     if "images" not in arrays:
         return _fail(f"{args.file} holds neither `images` nor `points` (it has {list(arrays)}).")
@@ -359,6 +389,15 @@ def evaluate(args) -> int:
     images = arrays["images"]
     if images.dtype != np.uint8:
         return _fail(f"`images` must be uint8 in [0, 255] as `sample` writes, got {images.dtype}.")
+    if images.ndim != 4 or not len(images):
+        return _fail(f"`images` in {args.file} must be N x H x W x C with N >= 1, as `sample` "
+                     f"writes; got shape {images.shape}. Sample some with `python -m ganlib "
+                     "sample RUN_DIR --n 1000 --out FILE.npz`.")
+    labels = arrays.get("labels")
+    if labels is not None and (labels.shape != (len(images),)
+                               or not np.issubdtype(labels.dtype, np.integer)):
+        return _fail(f"`labels` in {args.file} must hold one integer class per image "
+                     f"({len(images)}); got shape {labels.shape}, {labels.dtype}.")
     if "continuous" in arrays:  # an InfoGAN's samples: `labels` are categories, not classes
         result = metrics.category_metrics(images, arrays["labels"], args.dataset)
         result["real"] = metrics.real_reference(args.dataset, min(len(images), 10_000))
@@ -374,17 +413,11 @@ def evaluate(args) -> int:
     return 0
 
 
-QUALITY_BENCHES = ("dcgan", "cgan", "acgan", "infogan", "sgan", "pix2pix", "cyclegan", "losses",
-                   "srgan", "stylegan")  # bench_quality.bench_quality_<lesson>
-
-
 def bench(args) -> int:
-    from . import bench as b
-
     if args.precision and args.what != "step":
         return _fail(f"--precision is for `bench step`; `bench {args.what}` runs float32.")
     if args.what == "all":
-        from . import bench_all
+        from .bench import all as bench_all
 
         if args.lesson:
             return _fail(f"bench all takes its lessons as --lessons {args.lesson}[,...], not "
@@ -400,35 +433,18 @@ def bench(args) -> int:
                                      step=not args.skip_step)
         failed = [r for r in [*report["lessons"], report.get("step", {})] if "error" in r]
         return 1 if failed else 0
-    if args.what == "step":
-        b.print_json(b.bench_step(args.batch_size, precision=args.precision or "float32"))
-    elif (lesson := args.lesson or "dcgan") in QUALITY_BENCHES:
-        if args.runs < 1:
-            return _fail(f"--runs must be at least 1, got {args.runs}.")
-        if args.first_run < 0:
-            return _fail(f"--first-run must be 0 or more, got {args.first_run}.")
-        if args.minutes is not None and args.minutes <= 0:
-            return _fail(f"--minutes must be positive, got {args.minutes}.")
-        first = args.first_run
-        runs = {"infogan": {"seeds": args.runs, "first_seed": first},
-                "sgan": {"draws": args.runs, "first_draw": first},
-                "losses": {"seeds": args.runs, "first_seed": first}}
-        if first and lesson not in runs:
-            return _fail(f"--first-run is for `bench quality {'`, `'.join(runs)}`; "
-                         f"`bench quality {lesson}` trains seed 0 only.")
-        from . import bench_quality
+    from .bench.step import bench_step, print_json
 
-        bench_fn = getattr(bench_quality, f"bench_quality_{lesson}")
-        budget = {} if args.minutes is None else {"minutes": args.minutes}
-        if args.steps is not None:
-            if lesson not in ("infogan", "sgan") or args.minutes is not None or args.steps < 1:
-                return _fail(f"--steps (a positive step budget, got {args.steps}) is for "
-                             "`bench quality infogan` or `sgan`, without --minutes.")
-            budget = {"steps": args.steps}
-        b.print_json(bench_fn(**budget, **runs.get(lesson, {})))
-    else:
-        return _fail(f"no quality benchmark for lesson {lesson!r} yet; "
-                     f"use one of {', '.join(QUALITY_BENCHES)}.")
+    if args.what == "step":
+        print_json(bench_step(args.batch_size, precision=args.precision or "float32"))
+        return 0
+    from .bench.quality import bench_quality, options
+
+    lesson = args.lesson or "dcgan"
+    cli_options = dict(minutes=args.minutes, steps=args.steps, runs=args.runs,
+                       first_run=args.first_run)
+    options(lesson, **cli_options)  # a ValueError before any work: error: ..., exit 2
+    print_json(bench_quality(lesson, **cli_options))
     return 0
 
 
@@ -441,6 +457,9 @@ def judge(args) -> int:
 
 
 def main(argv=None) -> int:
+    from .lessons.registry import register_from_environment
+
+    register_from_environment()
     args = _parser().parse_args(argv)
     from .checkpoints import CheckpointMismatch
     from .data import DataFileError, DatasetUnavailable, UnknownDataset

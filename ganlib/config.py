@@ -37,6 +37,7 @@ class Settings:
     data_dir:   extra place to look for datasets (searched before the repo's `data/`).
     output_dir: where runs write (default: the checkout's runs/); nothing is written outside.
     offline:    never try to download; fail with a clear message instead.
+    lessons:    modules of one's own lessons to register (GANLIB_LESSONS, comma-separated).
     """
 
     smoke: bool = False
@@ -44,6 +45,7 @@ class Settings:
     data_dir: Path | None = None
     output_dir: Path = DEFAULT_OUTPUT_DIR
     offline: bool = False
+    lessons: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:
@@ -60,6 +62,8 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else None,
             output_dir=Path(env.get("GANLIB_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR).expanduser(),
             offline=_flag(env, "GANLIB_OFFLINE"),
+            lessons=tuple(n.strip() for n in env.get("GANLIB_LESSONS", "").split(",")
+                          if n.strip()),
         )
 
 

@@ -103,6 +103,33 @@ def test_images_of_the_wrong_shape(tmp_path, capsys):
              "takes images of shape (28, 28, 1), got (32, 32, 3)", "pass the dataset")
 
 
+@pytest.mark.parametrize("arrays, phrases", [
+    ({"images": np.zeros((0, 28, 28, 1), np.uint8)}, ["N >= 1", "got shape (0, 28, 28, 1)",
+                                                      "ganlib sample"]),
+    ({"images": np.zeros((4, 28, 28), np.uint8)}, ["N x H x W x C", "got shape (4, 28, 28)"]),
+    ({"images": np.zeros((4, 28, 28, 1), np.uint8), "labels": np.zeros(3, np.int64)},
+     ["one integer class per image (4)", "got shape (3,)"]),
+    ({"points": np.zeros((0, 2), np.float32)}, ["N x 2", "got shape (0, 2)"]),
+])  # fmt: skip
+def test_evaluate_explains_arrays_it_cannot_score(tmp_path, capsys, arrays, phrases):
+    path = tmp_path / "samples.npz"
+    np.savez(path, **arrays)
+    err = _refused(["evaluate", path, "--dataset", "fashion_mnist"], capsys, *phrases)
+    assert "concatenate" not in err and "Traceback" not in err
+
+
+def test_evaluate_a_file_that_is_not_an_npz(tmp_path, capsys):
+    path = tmp_path / "samples.npz"
+    path.write_text("not numpy at all")
+    err = _refused(["evaluate", path, "--dataset", "fashion_mnist"], capsys,
+                   "is not a readable .npz file", "numpy.savez")
+    assert "allow_pickle" not in err and "pickled" not in err
+    np.savez(path, images=np.array([{"a": 1}], dtype=object))
+    err = _refused(["evaluate", path, "--dataset", "fashion_mnist"], capsys,
+                   "holds Python objects, not numbers")
+    assert "allow_pickle" not in err
+
+
 @pytest.mark.parametrize("argv, phrase", [
     (["--n", "0"], "--n must be at least 1"),
     (["--out", "samples.txt"], "--out must name an .npz file"),

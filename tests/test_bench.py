@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from ganlib import bench
+from ganlib.bench import step as bench
 from ganlib.models import build_mlp_generator
 
 
@@ -56,7 +56,7 @@ def test_classic_keras_loop_trains_d_only_in_its_own_update():
     """The comparison loop must be the *correct* Keras 3 recipe: check() raises otherwise."""
     import dataclasses
 
-    from ganlib import bench, data
+    from ganlib import data
     from ganlib.lessons import dcgan
 
     cfg = dataclasses.replace(dcgan.Config(), width=8, latent_dim=8, batch_size=16)
@@ -71,13 +71,13 @@ def test_bench_all_scores_sgan_by_the_sterner_gain(tmp_path):
     and latest weights, so a dip of the baseline's average reaches no target."""
     import dataclasses
 
-    from ganlib import bench_all, lessons
+    from ganlib import lessons
     from ganlib.lessons import sgan
 
     cfg = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
     run = sgan.build(cfg, tmp_path / "sgan")
     lessons.fit(run)
-    value, found = bench_all._measurer("sgan", cfg, smoke=True)(run)
+    value, found = lessons.get("sgan").LESSON.measure(run, smoke=True)
     assert "baseline_latest" in found
     assert value == sgan.gains(found)["gain_over_better_baseline"]
     assert value == pytest.approx(
@@ -111,14 +111,14 @@ def test_bench_step_runs_on_tiny_settings(monkeypatch, policy, matmul_dtype):
 
 
 def test_every_lesson_has_one_target_and_unit():
-    from ganlib import bench_all, lessons
+    from ganlib import lessons
 
-    assert set(bench_all.TARGETS) == set(lessons.LESSONS) == set(bench_all.UNITS)
-    for target in bench_all.TARGETS.values():
-        assert target.op in ("<=", ">=") and target.source
-    low = bench_all.Target("fid", "<=", 5.0, "here")
+    for lesson in (m.LESSON for m in lessons.LESSONS.values()):
+        target = lesson.target
+        assert target.op in ("<=", ">=") and target.source and lesson.unit
+    low = lessons.Target("fid", "<=", 5.0, "here")
     assert low.met(5.0) and not low.met(5.1)
-    assert bench_all.Target("share", ">=", 0.9, "here").met(0.95)
+    assert lessons.Target("share", ">=", 0.9, "here").met(0.95)
 
 
 def test_bench_all_smoke_run_of_sine_writes_json_and_table(tmp_path):
@@ -139,14 +139,14 @@ def test_bench_all_smoke_run_of_sine_writes_json_and_table(tmp_path):
     assert row["evaluations"] and row["evaluations"][-1]["step"] == row["steps"]
     assert row["reached"] == any(e["met"] for e in row["evaluations"])
     assert (row["time_to_target_s"] is None) == (not row["reached"])
-    assert row["target"]["threshold"] == 0.03  # bench_all.TARGETS["sine"]
+    assert row["target"]["threshold"] == 0.03  # sine.LESSON.target
     table = (tmp_path / "bench_all.md").read_text()
     assert "| lesson | images/s (train step) | peak RSS MiB | time to target | target |" in table
     assert "| sine |" in table
 
 
 def test_bench_all_table_lists_failures_and_bench_step():
-    from ganlib import bench_all
+    from ganlib.bench import all as bench_all
 
     report = {"device": "CPU: test", "date": "today", "minutes": 1.0, "smoke": False,
               "lessons": [{"lesson": "dcgan", "error": "worker exited with 1; see x.log"}],

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ganlib import bench_quality
+from ganlib import metrics
 
 
 def test_quality_bench_of_cgan_reports_its_metric_next_to_real_signs(monkeypatch):
@@ -12,7 +12,7 @@ def test_quality_bench_of_cgan_reports_its_metric_next_to_real_signs(monkeypatch
 
     tiny = dataclasses.replace(cgan.Config().smoke(), n_per_class=100, width=8)
     monkeypatch.setattr(cgan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_cgan(minutes=0.02, n_per_class=20)
+    result = cgan.quality_bench(minutes=0.02, n_per_class=20)
     assert result["bench"] == "quality-cgan" and result["steps"] > 0
     assert set(result["per_class"]) == set(cgan.CLASS_NAMES)
     for who in ("intended_share", "untrained_intended_share", "real_intended_share"):
@@ -35,7 +35,7 @@ def test_quality_bench_of_sgan_averages_label_draws(monkeypatch):
     tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16)
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
     assert tiny.lr_decay_from is not None  # the lesson decays its learning rate over steps
-    result = bench_quality.bench_quality_sgan(minutes=0.02, draws=2)
+    result = sgan.quality_bench(minutes=0.02, draws=2)
     assert result["minutes"] == 0.02 and result["lr_decay_from"] is None  # constant on minutes
     assert [d["label_seed"] for d in result["draws"]] == [0, 1]
     assert all(d["steps"] > 0 and 0 <= d["gan"] <= 1 and 0 <= d["baseline"] <= 1
@@ -60,7 +60,7 @@ def test_quality_bench_of_sgan_keeps_the_lessons_step_budget(monkeypatch):
     assert sgan.Config().steps and sgan.Config().minutes is None
     tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_sgan(draws=1)
+    result = sgan.quality_bench(draws=1)
     assert result["steps"] == 3 and result["minutes"] is None
     assert result["lr_decay_from"] == tiny.lr_decay_from
     assert [d["steps"] for d in result["draws"]] == [3]
@@ -76,12 +76,13 @@ def test_quality_bench_of_sgan_takes_a_step_budget(monkeypatch, capsys):
 
     tiny = dataclasses.replace(sgan.Config().smoke(), batch_size=16, steps=3)
     monkeypatch.setattr(sgan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_sgan(draws=1, steps=2, first_draw=4)
+    result = sgan.quality_bench(draws=1, steps=2, first_draw=4)
     assert result["steps"] == 2 and result["minutes"] is None
     assert [(d["label_seed"], d["steps"]) for d in result["draws"]] == [(4, 2)]
     assert result["gain_stderr_points"] is None  # one draw has no spread
     called = {}
-    monkeypatch.setattr(bench_quality, "bench_quality_sgan", lambda **kw: called.update(kw) or {})
+    quality = dataclasses.replace(sgan.LESSON.quality, run=lambda **kw: called.update(kw) or {})
+    monkeypatch.setattr(sgan, "LESSON", dataclasses.replace(sgan.LESSON, quality=quality))
     assert cli.main(["bench", "quality", "sgan", "--steps", "7", "--runs", "2"]) == 0
     assert called == {"steps": 7, "draws": 2, "first_draw": 0}
     called.clear()
@@ -100,7 +101,7 @@ def test_quality_bench_of_acgan_compares_with_lesson_02_and_real_images(monkeypa
     monkeypatch.setattr(acgan, "Config", lambda: tiny)
     tiny02 = dataclasses.replace(dcgan.Config().smoke(), width=8)
     monkeypatch.setattr(dcgan, "Config", lambda: tiny02)
-    result = bench_quality.bench_quality_acgan(minutes=0.02, n_per_class=100)
+    result = acgan.quality_bench(minutes=0.02, n_per_class=100)
     assert result["bench"] == "quality-acgan" and result["steps"] > 0
     assert result["lesson02_steps"] > 0 and result["lesson02_fid"] > 0
     assert len(result["per_class"]) == 10 and 0 <= result["intended_share"] <= 1
@@ -115,15 +116,15 @@ def test_quality_bench_of_dcgan_starts_over_each_time(monkeypatch):
     """Lesson 02's bench run starts from nothing, not from the last bench's checkpoints."""
     import dataclasses
 
-    from ganlib.bench import scratch_dir
     from ganlib.lessons import dcgan
+    from ganlib.lessons.evaluation import scratch_dir
 
     tiny = dataclasses.replace(dcgan.Config().smoke(), width=8)
     monkeypatch.setattr(dcgan, "Config", lambda: tiny)
-    first, _ = bench_quality._lesson02(minutes=0.01, n=20, seed=0)
+    first, _ = dcgan.reference_run(minutes=0.01, n=20, seed=0)
     assert first.trainer.global_step > 0
     (scratch_dir("quality-dcgan") / "left_by_an_old_bench.txt").write_text("old")
-    second, _ = bench_quality._lesson02(minutes=0.01, n=20, seed=0)
+    second, _ = dcgan.reference_run(minutes=0.01, n=20, seed=0)
     assert not (scratch_dir("quality-dcgan") / "left_by_an_old_bench.txt").exists()
     assert second.trainer.checkpoints.restored_from is None  # trained from step 0
 
@@ -138,11 +139,11 @@ def test_first_run_is_refused_where_a_bench_has_one_seed_or_below_zero(capsys):
 
 
 def test_quality_bench_of_losses_trains_the_seeds_asked_for(monkeypatch):
-    from ganlib.lessons import loss_zoo
+    from ganlib.lessons import gan_losses
 
     seen = {}
-    monkeypatch.setattr(loss_zoo, "compare", lambda seeds, **kw: seen.update(seeds=list(seeds)))
-    monkeypatch.setattr(loss_zoo, "summary", lambda rows: {})
-    monkeypatch.setattr(bench_quality.metrics, "real_reference", lambda dataset, n: {"fid": 0.0})
-    bench_quality.bench_quality_losses(minutes=0.01, seeds=2, first_seed=3)
+    monkeypatch.setattr(gan_losses, "compare", lambda seeds, **kw: seen.update(seeds=list(seeds)))
+    monkeypatch.setattr(gan_losses, "summary", lambda rows: {})
+    monkeypatch.setattr(metrics, "real_reference", lambda dataset, n: {"fid": 0.0})
+    gan_losses.quality_bench(minutes=0.01, seeds=2, first_seed=3)
     assert seen == {"seeds": [3, 4]}

@@ -72,7 +72,8 @@ def test_conftest_keeps_outputs_out_of_the_repo():
     assert config.REPO_ROOT not in out.parents and out != config.REPO_ROOT
 
 
-ONEDNN_CHECK = "import ganlib\nfrom ganlib.bench import onednn_enabled\nprint(onednn_enabled())"
+ONEDNN_CHECK = ("import ganlib\nfrom ganlib.bench.step import onednn_enabled\n"
+                "print(onednn_enabled())")
 
 
 @pytest.mark.skipif((platform.system(), platform.machine()) != ("Linux", "x86_64"),

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from cli_output import last_json
 
-from ganlib import bench_quality, cli, data, lessons, metrics
+from ganlib import cli, data, lessons, metrics
 from ganlib.lessons import infogan
 from ganlib.losses import categorical_nll, category_information, gaussian_nll
 from ganlib.models import build_dcgan_discriminator
@@ -417,7 +417,7 @@ def test_cli_sets_the_intensity_levels_and_resumes_with_them(tmp_path):
 def test_quality_bench_reports_the_median_over_seeds(monkeypatch):
     tiny = dataclasses.replace(infogan.Config().smoke(), width=8, batch_size=16)
     monkeypatch.setattr(infogan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_infogan(minutes=0.02, seeds=3, n=200)
+    result = infogan.quality_bench(minutes=0.02, seeds=3, n=200)
     assert [s["seed"] for s in result["seeds"]] == [0, 1, 2]
     accuracies = [s["test_accuracy"] for s in result["seeds"]]
     assert all(s["steps"] > 0 and 0.1 <= s["test_accuracy"] <= 1 for s in result["seeds"])
@@ -430,7 +430,7 @@ def test_quality_bench_takes_a_step_budget(monkeypatch, capsys):
 
     tiny = dataclasses.replace(infogan.Config().smoke(), width=8, batch_size=16)
     monkeypatch.setattr(infogan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_infogan(seeds=1, n=100, steps=3, first_seed=2)
+    result = infogan.quality_bench(seeds=1, n=100, steps=3, first_seed=2)
     assert result["steps"] == 3 and result["minutes"] is None
     assert [(s["seed"], s["steps"]) for s in result["seeds"]] == [(2, 3)]
     for wrong in (["--steps", "0"], ["--steps", "5", "--minutes", "1"]):

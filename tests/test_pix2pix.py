@@ -433,11 +433,10 @@ def test_cli_translate_refuses_a_lesson_that_does_not_translate(tmp_path, capsys
 
 
 def test_quality_bench_compares_pix2pix_with_its_l1_baseline(monkeypatch):
-    from ganlib import bench_quality
 
     tiny = pix2pix.Config().smoke()
     monkeypatch.setattr(pix2pix, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_pix2pix(minutes=0.01, datasets=("rendered_maps",))
+    result = pix2pix.quality_bench(minutes=0.01, datasets=("rendered_maps",))
     maps = result["datasets"]["rendered_maps"]
     assert maps["n"] == 200 and maps["step"] > 0
     for who in ("pix2pix", "l1_only", "untrained"):

@@ -202,9 +202,8 @@ def test_lesson_smoke_run_evaluates_restores_and_translates(tmp_path):
     with pytest.raises(ValueError, match="7 x 7 x 1"):
         srgan.translate(run, np.zeros((2, 14, 14, 1), np.uint8))
 
-    from ganlib import bench_all  # `bench all`'s metric is the evaluation's FID ratio
-
-    ratio, details = bench_all._measurer("srgan", cfg, smoke=True)(run)
+    # `bench all`'s metric is the evaluation's FID ratio
+    ratio, details = srgan.measure(run, smoke=True)
     assert ratio == pytest.approx(details["fid"] / details["mse_fid"])
 
     again = srgan.build(cfg, tmp_path / "sr")
@@ -238,11 +237,10 @@ def test_cli_train_and_translate(tmp_path, capsys):
 
 
 def test_quality_bench_compares_srgan_with_bicubic_and_mse(monkeypatch, capsys):
-    from ganlib import bench_quality
 
     tiny = srgan.Config().smoke()
     monkeypatch.setattr(srgan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_srgan(minutes=0.01)
+    result = srgan.quality_bench(minutes=0.01)
     assert capsys.readouterr().out == ""  # no progress bar: the CLI prints one JSON line
     assert result["bench"] == "quality-srgan" and result["n"] == 5000 and result["step"] > 0
     assert result["fid_ratio"] == pytest.approx(result["srgan"]["fid"] / result["mse"]["fid"],

@@ -249,12 +249,11 @@ def test_cli_trains_and_samples(tmp_path, capsys):
 
 
 def test_quality_bench_scores_both_psis_next_to_the_real_floor_and_lesson_02(monkeypatch, capsys):
-    from ganlib import bench_quality
     from ganlib.lessons import dcgan
 
     tiny = stylegan.Config().smoke()
     monkeypatch.setattr(stylegan, "Config", lambda: tiny)
-    result = bench_quality.bench_quality_stylegan(minutes=0.01, n=200)
+    result = stylegan.quality_bench(minutes=0.01, n=200)
     assert capsys.readouterr().out == ""  # the CLI prints one JSON line
     assert result["bench"] == "quality-stylegan" and result["n"] == 200 and result["steps"] > 0
     assert result["real_fid_floor"] < min(result["fid"], result["fid_psi_0.7"])

@@ -60,7 +60,7 @@ def run_dir_for(lesson: str, run_dir=None) -> Path:
 def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray,
              n_snapshot: int, images: bool, score=None, fresh: bool = False,
              train_y: np.ndarray | None = None, batches=None, snapshot_codes=None,
-             snapshot_inputs=None) -> Run:
+             snapshot_inputs=None, older_runs: dict | None = None) -> Run:
     """The callbacks and trainer every GAN lesson shares, around a lesson's own step.
 
     score: (name, fn) where fn(generator) -> float rates a generator (lower is better); the
@@ -75,6 +75,8 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
            `n_snapshot` rows), for a generator that takes more than noise and a label.
     snapshot_inputs: G's whole fixed snapshot input, for a generator that takes no noise
            (pix2pix's and CycleGAN's translate images).
+    older_runs: the settings runs saved before a field existed trained with (the lesson's
+           `LESSON.older_runs`), so that such a run resumes.
     Samples (snapshots, TensorBoard images, the score) come from the EMA generator when the
     run keeps one.
     """
@@ -105,7 +107,7 @@ def assemble(lesson: str, cfg, run_dir: Path, step: GANStep, train_x: np.ndarray
         callbacks.append(KeepBest(lambda: fn(sampler), name, every=cfg.sample_every))
     if images:
         callbacks.append(TensorBoard(sampler, noise, image_every=cfg.sample_every))
-    prepare_run_dir(cfg, run_dir, lesson, fresh)
+    prepare_run_dir(cfg, run_dir, lesson, fresh, older_runs)
     if batches is None:
         stream = functools.partial(data.batches, train_x, cfg.batch_size, cfg.seed, y=train_y)
 
@@ -162,7 +164,8 @@ def _normal(value):
     return json.loads(json.dumps(value))  # tuples -> lists, as config.json stores them
 
 
-def prepare_run_dir(cfg, run_dir: Path, lesson: str, fresh: bool = False) -> None:
+def prepare_run_dir(cfg, run_dir: Path, lesson: str, fresh: bool = False,
+                    older_runs: dict | None = None) -> None:
     """Check that `cfg` may continue the run in `run_dir` (or clear it), then record `cfg`.
 
     Writing takes the run's lock (`ganlib.runlock.hold`); reading a run that another process
@@ -170,8 +173,8 @@ def prepare_run_dir(cfg, run_dir: Path, lesson: str, fresh: bool = False) -> Non
     """
     run_dir = Path(run_dir)
     if not fresh and run_dir.exists():
-        check_resumable(cfg, run_dir, lesson)
-        if (run_dir / "config.json").exists() and load_config(run_dir) == (
+        check_resumable(cfg, run_dir, lesson, older_runs)
+        if (run_dir / "config.json").exists() and load_config(run_dir, older_runs) == (
                 lesson, _normal(dataclasses.asdict(cfg))):
             return
     hold(run_dir)
@@ -180,11 +183,11 @@ def prepare_run_dir(cfg, run_dir: Path, lesson: str, fresh: bool = False) -> Non
     save_config(cfg, run_dir, lesson)
 
 
-def check_resumable(cfg, run_dir: Path, lesson: str) -> None:
+def check_resumable(cfg, run_dir: Path, lesson: str, older_runs: dict | None = None) -> None:
     """Raise `RunMismatch` if `run_dir` has checkpoints of another lesson or other settings."""
     if not (run_dir / "config.json").exists() or not any((run_dir / "checkpoints").glob("*")):
         return
-    saved_lesson, saved = load_config(run_dir)
+    saved_lesson, saved = load_config(run_dir, older_runs)
     how = ("Resume it with its own settings (`python -m ganlib train LESSON --out RUN_DIR "
            "--resume` reads them), start it afresh (FRESH_START = True in a notebook), or use "
            "another run directory.")
@@ -226,16 +229,14 @@ def _read_config(run_dir) -> dict:
                       "afresh, or restore the file.")
 
 
-def load_config(run_dir) -> tuple[str, dict]:
+def load_config(run_dir, older_runs: dict | None = None) -> tuple[str, dict]:
     """(lesson, the Config's fields) of the run in `run_dir`, as it trained: a field its
-    config.json lacks (saved before the field existed) takes the lesson's `OLDER_RUNS[field]`,
-    the setting such runs trained with, where the lesson gives one."""
-    from . import LESSONS  # the package imports this module first
-
+    config.json lacks (saved before the field existed) takes `older_runs[field]`, the setting
+    such runs trained with, where given (`registry.load_config` gives the lesson's own)."""
     raw = _read_config(run_dir)
     raw.pop("precision", None)  # how it computes, not what it trains: saved_precision()
     lesson = raw.pop("lesson")
-    return lesson, {**getattr(LESSONS.get(lesson), "OLDER_RUNS", {}), **raw}
+    return lesson, {**(older_runs or {}), **raw}
 
 
 def saved_precision(run_dir) -> str:
@@ -271,3 +272,55 @@ def seed_everything(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+
+
+# --- a learner's own pieces in place of the lesson's (`build(cfg, **overrides)`) -------------
+def _shapes(tensors) -> list[tuple]:
+    return [tuple(t.shape) for t in tensors]
+
+
+def networks(lesson: str, overrides: dict, **builders) -> dict:
+    """The networks of a lesson's run: each built by the lesson's own builder (name -> a
+    function of no arguments), or the learner's `keras.Model` given in `overrides` under that
+    name in its place, checked to take and give tensors of the shapes the lesson's own does.
+
+    The lesson's own network is built either way, so the others draw the same random weights
+    whether or not one is replaced.
+    """
+    import keras
+
+    unknown = sorted(set(overrides) - set(builders))
+    if unknown:
+        raise TypeError(f"{lesson}.build() has no network {', '.join(map(repr, unknown))}; "
+                        f"it builds {', '.join(builders)}, and takes step_class=.")
+    built = {}
+    for name, make in builders.items():
+        own, given = make(), overrides.get(name)
+        if given is None:
+            built[name] = own
+            continue
+        if not isinstance(given, keras.Model):
+            raise TypeError(f"{lesson}.build({name}=...) takes a keras.Model, not a "
+                            f"{type(given).__name__}.")
+        expected = (_shapes(own.inputs), _shapes(own.outputs))
+        found = (_shapes(given.inputs), _shapes(given.outputs))
+        if found != expected:
+            raise ValueError(
+                f"{lesson}.build({name}=...): the lesson's {name} takes inputs of shapes "
+                f"{expected[0]} and gives outputs of shapes {expected[1]}; yours takes "
+                f"{found[0]} and gives {found[1]}. Build yours for the same shapes "
+                f"(`run.models[{name!r}].summary()` shows the lesson's own).")
+        built[name] = given
+    return built
+
+
+def step_class(lesson: str, given, default: type) -> type:
+    """The train step class of a lesson's run: the lesson's own, or the learner's subclass of
+    it (which may override `losses()`; the constructor stays the lesson's)."""
+    if given is None:
+        return default
+    if not (isinstance(given, type) and issubclass(given, default)):
+        raise TypeError(f"{lesson}.build(step_class=...) takes a subclass of "
+                        f"{default.__module__}.{default.__name__}, the lesson's own step "
+                        f"(override its `losses()`), not {given!r}.")
+    return given

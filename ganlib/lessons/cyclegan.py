@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import data, domain_metrics, metrics
-from ..data.domains import DomainPair, load_domains
+from ..data.domains import CLASS_PAIRS, TFDS_PAIRS, DomainPair, load_domains
 from ..data.paired import check_direction
 from ..losses import AdversarialLoss
 from ..models.patchgan import build_patchgan_discriminator
@@ -18,7 +18,10 @@ from ..models.translate import translate as translate_images
 from ..models.unet import build_unet_generator, unet_depth
 from ..optimizers import FusedAdam, HoldThenLinearDecay
 from ..steps.cyclegan import CycleGANStep
+from . import base, evaluation
 from .base import Run, assemble, run_dir_for, seed_everything
+from .checks import at_least, check, fraction, one_of, positive, training
+from .interface import Lesson, QualityBench, Target
 
 NAME = "cyclegan"
 GENERATORS = ("resnet", "unet")
@@ -59,6 +62,16 @@ class Config:
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
+
+    def __post_init__(self):
+        """Refuse a value out of range (`checks`): a ConfigError naming field and range. (A
+        time budget without decay_steps is refused by `lr_decay`, when the run is built.)"""
+        check(self, *training(),
+              positive("decay_steps", "image_size", "n_train", whole=True, optional=True),
+              fraction("decay_from"), one_of("generator", GENERATORS),
+              positive("width", "d_width", "d_strided_layers", whole=True),
+              at_least(0, "n_blocks", "pool_size", whole=True),
+              at_least(0, "cycle_weight", "identity_weight", "adversarial_weight"))
 
     def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny budget and data."""
@@ -127,21 +140,34 @@ def miss_score(pair: DomainPair, n: int = 500):
     return ("a_to_b_miss", score)
 
 
-def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
+def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
+          **overrides) -> Run:
     """Data, the four networks, train step and callbacks of a CycleGAN run (`fresh`: start
-    over). Snapshots translate fixed test images of A."""
+    over). Snapshots translate fixed test images of A.
+
+    overrides: generator= (A -> B), generator_ba= (B -> A), discriminator= (B's judge),
+    discriminator_a= (A's), your own keras.Model in place of the lesson's; step_class: your
+    subclass of CycleGANStep.
+    """
     run_dir = run_dir_for(NAME, run_dir)
     decay = lr_decay(cfg)
     seed_everything(cfg.seed)
     train, test = load_split(cfg, "train"), load_split(cfg, "test", n=500)
     shape = train.image_shape
-    g, f = build_generator(cfg, shape, "generator"), build_generator(cfg, shape, "generator_ba")
-    d_b, d_a = (build_patchgan_discriminator(shape, None, cfg.d_width, cfg.d_strided_layers,
-                                             norm="instance", name=name)
-                for name in ("discriminator", "discriminator_a"))
-    optimizers = {k: FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay)
-                  for k in ("generator", "generator_ba", "discriminator", "discriminator_a")}
-    step = CycleGANStep(g, f, d_b, d_a, optimizers=optimizers,
+
+    def discriminator(name):
+        return build_patchgan_discriminator(shape, None, cfg.d_width, cfg.d_strided_layers,
+                                            norm="instance", name=name)
+
+    nets = base.networks(NAME, overrides,
+                         generator=lambda: build_generator(cfg, shape, "generator"),
+                         generator_ba=lambda: build_generator(cfg, shape, "generator_ba"),
+                         discriminator=lambda: discriminator("discriminator"),
+                         discriminator_a=lambda: discriminator("discriminator_a"))
+    optimizers = {k: FusedAdam(cfg.lr, beta_1=cfg.beta_1, decay=decay) for k in nets}
+    step = base.step_class(NAME, step_class, CycleGANStep)(
+        nets["generator"], nets["generator_ba"], nets["discriminator"], nets["discriminator_a"],
+        optimizers=optimizers,
                         loss=AdversarialLoss("least_squares"), cycle_weight=cfg.cycle_weight,
                         identity_weight=cfg.identity_weight,
                         adversarial_weight=cfg.adversarial_weight, pool_size=cfg.pool_size,
@@ -196,3 +222,55 @@ def untrained_generators(cfg: Config, image_shape) -> tuple[keras.Model, keras.M
     seed_everything(cfg.seed)
     return (build_generator(cfg, image_shape, "generator"),
             build_generator(cfg, image_shape, "generator_ba"))
+
+
+def measure(run: Run, smoke: bool = False) -> tuple[float, dict]:
+    """The target's figure: of 1,000 test images per domain (100 for `smoke`), the share
+    translated into the other domain with their shape kept (or, for a pair without positions
+    to keep, the share in the other domain), in the worse direction."""
+    found = evaluate(run, n=100 if smoke else 1000)
+    key = ("target_and_position_kept" if "target_and_position_kept" in found["AtoB"]
+           else "target_share")
+    both = {d: found[d][key] for d in ("AtoB", "BtoA")}
+    return min(both.values()), {"metric": key, **both}
+
+
+def quality_bench(minutes: float = 10.0, datasets=("shapes", "sneakers_boots"), n: int = 1000,
+                  seed: int = 0) -> dict:
+    """Lesson 08 with its defaults on each offline pair, for a step budget that fits `minutes`
+    here (timed on a short run first, since the learning rates decay over a known number of
+    steps); both directions judged on n test images per domain, next to an untrained G and F
+    and to the real images of each domain."""
+    per_dataset = {}
+    for name in datasets:
+        cfg = dataclasses.replace(Config(), dataset=name, seed=seed)
+        probe = build(dataclasses.replace(cfg, steps=40, log_every=10, sample_every=0,
+                                          checkpoint_every=1000),
+                      run_dir=evaluation.scratch_dir(f"quality-cyclegan-{name}-probe"),
+                      fresh=True)
+        evaluation.train_quietly(probe)
+        timed = [r["seconds"] for r in probe.history]
+        per_step = (timed[-1] - timed[0]) / 30  # steps 10 to 40, after compiling
+        cfg = dataclasses.replace(cfg, steps=max(100, int(60 * minutes / per_step)))
+        run = build(cfg, run_dir=evaluation.scratch_dir(f"quality-cyclegan-{name}"), fresh=True)
+        train_minutes = evaluation.train_quietly(run) / 60
+        test = load_split(cfg, "test", n=n)
+        untrained = untrained_generators(cfg, test.image_shape)
+        per_dataset[name] = {
+            "steps": run.trainer.global_step, "train_minutes": round(train_minutes, 2),
+            "seconds_per_step_probe": round(per_step, 3), "domains": list(test.names),
+            **evaluate_generators(*generators(run), test),
+            "untrained": evaluate_generators(*untrained, test),
+        }  # fmt: skip
+    return {"bench": "quality-cyclegan", "minutes": minutes, "n": n, "seed": seed,
+            "generator": cfg.generator, "datasets": per_dataset}
+
+
+LESSON = Lesson(
+    number=8, name=NAME, title="CycleGAN: translation without pairs",
+    target=Target("target and position kept (worse direction)", ">=", 0.90,
+                  "notebook 08's full-run check on the default task, shapes"),
+    measure=measure, unit="images of each domain (one A and one B)", inputs="image",
+    datasets=(*CLASS_PAIRS, *TFDS_PAIRS), translate=translate,
+    quality=QualityBench(quality_bench),
+)

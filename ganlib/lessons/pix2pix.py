@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import keras
 import numpy as np
 
 from .. import data, metrics
-from ..data.paired import check_direction, paired_batches, split_pairs
-from ..losses import AdversarialLoss
+from ..data.paired import DIRECTIONS, check_direction, paired_batches, split_pairs
+from ..losses import KINDS, AdversarialLoss
+from ..models.blocks import NORMS
 from ..models.patchgan import build_patchgan_discriminator, patch_size
 from ..models.translate import translate as run_generator
 from ..models.unet import build_unet_generator
 from ..optimizers import FusedAdam
 from ..pixel_metrics import pixel_metrics
 from ..steps import Pix2PixStep
+from . import base, evaluation
 from .base import Run, assemble, run_dir_for, seed_everything
+from .checks import at_least, check, fraction, one_of, positive, rule, training
+from .interface import Lesson, QualityBench, Target
 
 NAME = "pix2pix"
 DATASETS = {  # dataset -> (default image side, what A and B are)
@@ -61,12 +66,16 @@ class Config:
     checkpoint_every: int = 250  # a few minutes of work on a CPU
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise ValueError(f"lesson 07 translates paired datasets: {', '.join(DATASETS)}; "
-                             f"not {self.dataset!r}.")
-        check_direction(self.direction)
-        if self.dataset == "fashion_edges" and self.image_size not in (None, 28):
-            raise ValueError("fashion_edges pairs are 28x28; leave image_size at None.")
+        """Refuse a value out of range (`checks`): a ConfigError naming field and range."""
+        check(self, one_of("dataset", DATASETS, "lesson 07 translates paired datasets"),
+              one_of("direction", DIRECTIONS), *training(),
+              positive("image_size", "n_train", whole=True, optional=True),
+              positive("width", "max_width", "d_layers", whole=True), one_of("norm", NORMS),
+              fraction("dropout", below_one=True), at_least(0, "l1_weight"),
+              one_of("loss", KINDS),
+              rule(lambda c: c.dataset != "fashion_edges" or c.image_size in (None, 28),
+                   lambda c: f"image_size={c.image_size!r} does not fit dataset='fashion_edges':"
+                             " its pairs are 28x28; leave image_size at None."))
 
     @property
     def side(self) -> int:
@@ -126,8 +135,14 @@ def score(cfg: Config, test_pairs: np.ndarray, n: int = 500):
     return ("test_l1", lambda g: pixel_metrics(run_generator(g, source), target)["l1"])
 
 
-def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
-    """Data, models, train step and callbacks for a pix2pix run (`fresh`: start over)."""
+def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
+          **overrides) -> Run:
+    """Data, models, train step and callbacks for a pix2pix run (`fresh`: start over).
+
+    overrides: generator= (source -> target images), discriminator= (taking [target,
+    source], giving a grid of patch logits), your own keras.Model in place of the lesson's
+    (the L1-only baseline stays the lesson's U-Net); step_class: your subclass of Pix2PixStep.
+    """
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train, test = load_pairs(cfg, "train"), load_pairs(cfg, "test")
@@ -136,8 +151,10 @@ def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
                          f"{cfg.side}.")
     source, target = split_pairs(test.x[:16], cfg.direction)
     g, d, baseline = build_networks(cfg, (source.shape[-1], target.shape[-1]))
-    step = Pix2PixStep(
-        g, d, l1_weight=cfg.l1_weight, loss=AdversarialLoss(cfg.loss),
+    nets = base.networks(NAME, overrides, generator=lambda: g, discriminator=lambda: d)
+    step = base.step_class(NAME, step_class, Pix2PixStep)(
+        nets["generator"], nets["discriminator"], l1_weight=cfg.l1_weight,
+        loss=AdversarialLoss(cfg.loss),
         g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         baseline=baseline,
@@ -189,3 +206,60 @@ def evaluate(run: Run, n: int | None = None, seed: int = 0) -> dict:
 def patch_side(cfg: Config) -> int:
     """The side of the input patch each of D's logits judges."""
     return patch_size(cfg.d_layers)
+
+
+def untrained_metrics(cfg, n: int | None = None) -> dict:
+    """Pixel scores of lesson 07's U-Net as `cfg` builds it, before any training, on the test
+    pairs (all, or n): the floor a trained run must beat."""
+    source, target = split_pairs(load_pairs(cfg, "test").x[:n], cfg.direction)
+    untrained = build_networks(cfg, (source.shape[-1], target.shape[-1]))[0]
+    return pixel_metrics(run_generator(untrained, source), target)
+
+
+_FLOORS: dict = {}  # (config as JSON, n) -> an untrained U-Net's pixel accuracy
+
+
+def _untrained_pixel_accuracy(cfg: Config, n: int | None) -> float:
+    key = (json.dumps(dataclasses.asdict(cfg)), n)
+    if key not in _FLOORS:
+        _FLOORS[key] = untrained_metrics(cfg, n)["pixel_accuracy"]
+    return _FLOORS[key]
+
+
+def measure(run: Run, smoke: bool = False) -> tuple[float, dict]:
+    """The target's figure: the pixel accuracy of the run's U-Net on the test pairs (50 for
+    `smoke`) minus an untrained U-Net's (computed once per configuration)."""
+    cfg, n = run.config, 50 if smoke else None
+    floor = _untrained_pixel_accuracy(cfg, n)
+    ours = evaluate(run, n=n, seed=cfg.seed)["pix2pix"]["pixel_accuracy"]
+    return ours - floor, {"pixel_accuracy": ours, "untrained_pixel_accuracy": floor}
+
+
+def quality_bench(minutes: float = 10.0, datasets=("rendered_maps", "fashion_edges"),
+                  seed: int = 0) -> dict:
+    """Lesson 07 trained `minutes` with its defaults on each offline task; the pix2pix U-Net
+    and the L1-only U-Net of the same run scored on every test pair (judge FID too for the
+    edges), next to an untrained U-Net."""
+    per_dataset = {}
+    for name in datasets:
+        cfg = dataclasses.replace(Config(), dataset=name, minutes=minutes, steps=None,
+                                  seed=seed)
+        run = build(cfg, run_dir=evaluation.scratch_dir(f"quality-pix2pix-{name}"), fresh=True)
+        train_seconds = evaluation.train_quietly(run)
+        result = evaluate(run, seed=seed)
+        result["untrained"] = untrained_metrics(cfg)
+        if "fid" in result["pix2pix"]:
+            result["fid_ratio"] = round(result["pix2pix"]["fid"] / result["l1_only"]["fid"], 4)
+        result["l1_ratio"] = round(result["pix2pix"]["l1"] / result["l1_only"]["l1"], 4)
+        per_dataset[name] = {"train_seconds": round(train_seconds, 1), **result}
+    return {"bench": "quality-pix2pix", "minutes": minutes, "seed": seed,
+            "datasets": per_dataset}
+
+
+LESSON = Lesson(
+    number=7, name=NAME, title="pix2pix: image-to-image translation",
+    target=Target("pixel accuracy gain over untrained U-Net", ">=", 0.20,
+                  "notebook 07's full-run check on the default task, rendered maps"),
+    measure=measure, unit="training pairs (pix2pix G, L1-only U-Net and D)", inputs="image",
+    datasets=tuple(DATASETS), translate=translate, quality=QualityBench(quality_bench),
+)

@@ -9,15 +9,19 @@ import numpy as np
 import tensorflow as tf
 
 from .. import data, metrics
-from ..data.resolution import bicubic, check_factor, low_resolution, shrink
-from ..losses import AdversarialLoss
+from ..data.resolution import FACTORS, bicubic, check_factor, low_resolution, shrink
+from ..losses import KINDS, AdversarialLoss
 from ..models import build_dcgan_discriminator
+from ..models.blocks import NORMS
 from ..models.srresnet import build_srresnet_generator
 from ..models.translate import translate as run_generator
 from ..optimizers import FusedAdam
 from ..pixel_metrics import pixel_metrics
 from ..steps.srgan import SRGANStep
+from . import base, evaluation
 from .base import Run, assemble, run_dir_for, seed_everything
+from .checks import at_least, check, one_of, positive, rule, training
+from .interface import Lesson, QualityBench, Target
 
 NAME = "srgan"
 # The judge's layers a content loss can compare: its three conv blocks (after ReLU; 28, 14
@@ -60,10 +64,16 @@ class Config:
     checkpoint_every: int = 1000
 
     def __post_init__(self):
-        check_factor(self.factor)
-        if self.content_layer not in CONTENT_LAYERS:
-            raise ValueError(f"content_layer {self.content_layer!r} is not one of the judge's "
-                             f"layers {', '.join(CONTENT_LAYERS)}.")
+        """Refuse a value out of range (`checks`): a ConfigError naming field and range."""
+        check(self, one_of("factor", FACTORS), *training(),
+              positive("width", "d_width", whole=True), at_least(0, "blocks", whole=True),
+              one_of("norm", NORMS), one_of("content_layer", CONTENT_LAYERS, "the judge's layers"),
+              at_least(0, "content_weight", "pixel_weight", "adversarial_weight"),
+              rule(lambda c: c.content_weight + c.pixel_weight > 0,
+                   lambda c: f"content_weight={c.content_weight!r} and pixel_weight="
+                             f"{c.pixel_weight!r} leave G nothing to match the original with; "
+                             "give one of them > 0."),
+              one_of("loss", KINDS))
 
     def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny budget."""
@@ -136,15 +146,23 @@ def score(cfg: Config, n: int = 1000):
         metrics.judge_outputs(run_generator(g, low), cfg.dataset)[0], reference))
 
 
-def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
-    """Data, models, train step and callbacks for an SRGAN run (`fresh`: start over)."""
+def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
+          **overrides) -> Run:
+    """Data, models, train step and callbacks for an SRGAN run (`fresh`: start over).
+
+    overrides: generator= (low-resolution -> high-resolution images), discriminator= (high-
+    resolution images -> a logit), your own keras.Model in place of the lesson's (the MSE-only
+    baseline stays the lesson's); step_class: your subclass of SRGANStep.
+    """
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train, test = data.load(cfg.dataset, "train"), data.load(cfg.dataset, "test")
     check_factor(cfg.factor, train.x.shape[1])
     g, d, baseline = build_networks(cfg, train.x.shape[1:])
-    step = SRGANStep(
-        g, d, content_network(cfg), loss=AdversarialLoss(cfg.loss),
+    nets = base.networks(NAME, overrides, generator=lambda: g, discriminator=lambda: d)
+    step = base.step_class(NAME, step_class, SRGANStep)(
+        nets["generator"], nets["discriminator"], content_network(cfg),
+        loss=AdversarialLoss(cfg.loss),
         content_weight=cfg.content_weight, pixel_weight=cfg.pixel_weight,
         adversarial_weight=cfg.adversarial_weight,
         g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
@@ -187,3 +205,34 @@ def evaluate(run: Run, n: int | None = None) -> dict:
                         **judged(out, labels, reference, cfg.dataset)}
     result["real"] = judged(images, labels, reference, cfg.dataset)
     return result
+
+
+def measure(run: Run, smoke: bool = False) -> tuple[float, dict]:
+    """The target's figure: SRGAN's judge FID over the MSE-only generator's, on the first half
+    of the test split (200 images for `smoke`)."""
+    found = evaluate(run, n=200 if smoke else None)
+    ours, mse = found["srgan"], found["mse"]
+    return ours["fid"] / mse["fid"], {"fid": ours["fid"], "mse_fid": mse["fid"],
+                                      "psnr": ours["psnr"], "mse_psnr": mse["psnr"]}
+
+
+def quality_bench(minutes: float = 5.0, seed: int = 0) -> dict:
+    """Lesson 10 trained `minutes` with its defaults: bicubic, the MSE-only generator and SRGAN
+    scored on the 5,000 images of the first half of the test split (`evaluate`)."""
+    cfg = dataclasses.replace(Config(), minutes=minutes, steps=None, seed=seed)
+    run = build(cfg, run_dir=evaluation.scratch_dir("quality-srgan"), fresh=True)
+    train_seconds = evaluation.train_quietly(run)
+    result = evaluate(run)
+    result["fid_ratio"] = round(result["srgan"]["fid"] / result["mse"]["fid"], 4)
+    return {"bench": "quality-srgan", "minutes": minutes, "seed": seed,
+            "train_seconds": round(train_seconds, 1), **result}
+
+
+LESSON = Lesson(
+    number=10, name=NAME, title="SRGAN: super-resolution",
+    target=Target("judge FID, SRGAN / MSE alone", "<=", 0.6,
+                  "notebook 10's full-run check (FID at most 60% of the MSE generator's)"),
+    measure=measure, unit="training images (SRGAN's G, the MSE-only G and D)", inputs="image",
+    datasets=("fashion_mnist", "mnist"), translate=translate,
+    quality=QualityBench(quality_bench),
+)

@@ -13,14 +13,16 @@ import keras
 import numpy as np
 
 from .. import data, metrics
-from ..losses import AdversarialLoss
+from ..losses import KINDS, AdversarialLoss
 from ..models import build_dcgan_discriminator
 from ..models import stylegan as sg
 from ..models.blocks import NORMS
 from ..optimizers import FusedAdam
-from ..steps.stylegan import StyleGANStep, check_options
-from . import dcgan
+from ..steps.stylegan import StyleGANStep
+from . import base, dcgan, evaluation
 from .base import Run, assemble, run_dir_for, seed_everything
+from .checks import at_least, check, fraction, one_of, positive, rule, training
+from .interface import Lesson, QualityBench, Target
 
 NAME = "stylegan"
 PAD = 2  # pixels of background added on each side: 28 x 28 -> 32 x 32
@@ -60,24 +62,21 @@ class Config:
     checkpoint_every: int = 1000
 
     def __post_init__(self):
-        check_options(self.mixing_prob, self.r1_gamma, self.w_avg_beta)
-        if self.d_norm not in NORMS:
-            raise ValueError(f"Unknown d_norm {self.d_norm!r}; choose one of {', '.join(NORMS)}.")
-        for name in ("batch_size", "latent_dim", "w_dim", "mapping_layers", "width",
-                     "d_width"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value}.")
-        if self.max_width < self.width:
-            raise ValueError(f"max_width {self.max_width} must be at least width {self.width}.")
-        if self.mapping_lr_mul <= 0:
-            raise ValueError(f"mapping_lr_mul {self.mapping_lr_mul} must be positive.")
-        AdversarialLoss(self.loss)  # checks the loss's name
+        """Refuse a value out of range (`checks`): a ConfigError naming field and range."""
+        check(self, *training(),
+              positive("latent_dim", "w_dim", "mapping_layers", "width", "max_width", "d_width",
+                       whole=True),
+              rule(lambda c: c.max_width >= c.width,
+                   lambda c: f"max_width={c.max_width!r} is below width={c.width!r}; it must be "
+                             "at least width."),
+              positive("mapping_lr_mul"), one_of("d_norm", NORMS), one_of("loss", KINDS),
+              fraction("mixing_prob"), at_least(0, "r1_gamma"),
+              fraction("w_avg_beta", below_one=True))
 
     def smoke(self) -> Config:
         """A few seconds of work, for CI: same code path, tiny networks and budget. 300 steps:
-        at 100 the judge FID was no better than the untrained G's for seeds 0 and 1 (87.5
-        against 77.1, 115.6 against 115.8); at 300, 31.3 and 20.4."""
+        at 100 the judge FID was no better than the untrained G's (docs/experiments.md,
+        lesson 11)."""
         return dataclasses.replace(self, minutes=None, steps=300, batch_size=16, latent_dim=16,
                                    w_dim=16, mapping_layers=2, width=8, max_width=16,
                                    d_width=8, sample_every=50, checkpoint_every=50,
@@ -102,17 +101,26 @@ def build_generator(cfg: Config, image_shape=(32, 32, 1)) -> keras.Model:
                                        seed=cfg.seed)
 
 
-def build(cfg: Config, run_dir=None, fresh: bool = False) -> Run:
-    """Data, models, train step and callbacks for a StyleGAN run (`fresh`: start over)."""
+def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
+          **overrides) -> Run:
+    """Data, models, train step and callbacks for a StyleGAN run (`fresh`: start over).
+
+    overrides: generator=, discriminator= (your own keras.Model in place of the lesson's; a
+    generator of your own keeps StyleGAN's `mapping` and `synthesis` parts, which the step
+    uses); step_class: your subclass of StyleGANStep.
+    """
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load(cfg.dataset, "train")
     images = pad(train.x)
     image_shape = images.shape[1:]
-    g = build_generator(cfg, image_shape)
-    d = build_dcgan_discriminator(image_shape, cfg.d_width, seed=cfg.seed, norm=cfg.d_norm)
-    step = StyleGANStep(
-        g, d, g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
+    nets = base.networks(
+        NAME, overrides, generator=lambda: build_generator(cfg, image_shape),
+        discriminator=lambda: build_dcgan_discriminator(image_shape, cfg.d_width, seed=cfg.seed,
+                                                        norm=cfg.d_norm),
+    )  # fmt: skip
+    step = base.step_class(NAME, step_class, StyleGANStep)(
+        nets["generator"], nets["discriminator"], g_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         d_optimizer=FusedAdam(cfg.lr, beta_1=cfg.beta_1),
         loss=AdversarialLoss(cfg.loss), seed=cfg.seed, jit_compile=cfg.xla,
         mixing_prob=cfg.mixing_prob, r1_gamma=cfg.r1_gamma, w_avg_beta=cfg.w_avg_beta)
@@ -207,3 +215,35 @@ def plot_style_mix(grid: dict, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def measure(run: Run, smoke: bool = False) -> tuple[float, dict]:
+    """The target's figure: judge FID of 10,000 samples (1,000 for `smoke`) cropped to the
+    dataset's 28 x 28."""
+    return evaluation.unconditional_fid(run, smoke, crop=crop)
+
+
+def quality_bench(minutes: float = 10.0, n: int = 10_000, seed: int = 0) -> dict:
+    """Lesson 11 trained `minutes` with its defaults; judge FID of n samples cropped to 28 x 28
+    at psi 1 and 0.7 (`evaluate`), next to the real-data floor and lesson 02's."""
+    cfg = dataclasses.replace(Config(), minutes=minutes, steps=None, seed=seed)
+    run = build(cfg, run_dir=evaluation.scratch_dir("quality-stylegan"), fresh=True)
+    evaluation.train_quietly(run)
+    found = evaluate(run, n=n, seed=seed + 3, psis=(1.0, 0.7))
+    ours, truncated, real = found["psi=1.0"], found["psi=0.7"], found["real (train)"]
+    return {
+        "bench": "quality-stylegan", "minutes": minutes, "dataset": cfg.dataset, "n": n,
+        "seed": seed, "steps": run.trainer.global_step, "fid": ours["fid"],
+        "fid_psi_0.7": truncated["fid"], "class_entropy_bits": ours["class_entropy_bits"],
+        "max_class_share": ours["max_class_share"], "real_fid_floor": real["fid"],
+        "lesson_02_fid": dcgan.TEN_MINUTE_FID,
+    }  # fmt: skip
+
+
+LESSON = Lesson(
+    number=11, name=NAME, title="StyleGAN",
+    target=Target("judge FID (10k, cropped to 28x28)", "<=", 10.0,
+                  "set here for lesson 11's default run; the course states none"),
+    measure=measure, unit="real images (padded to 32 x 32)",
+    datasets=("fashion_mnist", "mnist"), crop=crop, quality=QualityBench(quality_bench),
+)

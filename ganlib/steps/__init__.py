@@ -23,7 +23,7 @@ from .cyclegan import CycleGANStep
 from .gan import GANStep, adversarial_losses
 from .infogan import InfoGANStep
 from .pix2pix import Pix2PixStep
-from .semi_supervised import SemiSupervisedGANStep
+from .sgan import SemiSupervisedGANStep
 from .srgan import SRGANStep
 from .stylegan import StyleGANStep
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from cli_output import last_json
 
 from ganlib import cli, lessons
-from ganlib.lessons import loss_zoo
+from ganlib.lessons import gan_losses
 from ganlib.losses import AdversarialLoss, gradient_penalty
 from ganlib.models import build_dcgan_discriminator, build_dcgan_generator
 from ganlib.steps import GANStep
@@ -173,26 +173,26 @@ def test_watchdog_leaves_a_negative_critic_loss_alone():
 
 # --- the lesson -------------------------------------------------------------------------------
 def test_variants_change_only_their_papers_settings():
-    base = loss_zoo.variant("non_saturating")
+    base = gan_losses.variant("non_saturating")
     assert (base.loss, base.lr, base.beta_1, base.critic_steps) == ("non_saturating", 2e-4,
                                                                     0.5, 1)
-    assert loss_zoo.Config() == loss_zoo.variant("wgan_gp")  # the default run
-    for name in loss_zoo.VARIANTS:
-        assert loss_zoo.name_of(loss_zoo.variant(name)) == name
-    assert loss_zoo.name_of(loss_zoo.variant("hinge", lr=1e-3)) == "custom"
+    assert gan_losses.Config() == gan_losses.variant("wgan_gp")  # the default run
+    for name in gan_losses.VARIANTS:
+        assert gan_losses.name_of(gan_losses.variant(name)) == name
+    assert gan_losses.name_of(gan_losses.variant("hinge", lr=1e-3)) == "custom"
     with pytest.raises(ValueError, match="Unknown variant"):
-        loss_zoo.variant("wgan")
+        gan_losses.variant("wgan")
     with pytest.raises(ValueError, match="d_norm"):
-        loss_zoo.Config(d_norm="group")
+        gan_losses.Config(d_norm="group")
     with pytest.raises(ValueError, match="no labels"):
-        loss_zoo.Config(real_label=0.9)
+        gan_losses.Config(real_label=0.9)
 
 
 def test_compare_smoke(tmp_path):
-    rows = loss_zoo.compare(["wgan_gp", "hinge_sn"], seeds=(0,), out_dir=tmp_path, smoke=True,
+    rows = gan_losses.compare(["wgan_gp", "hinge_sn"], seeds=(0,), out_dir=tmp_path, smoke=True,
                             evaluations=3, n_curve=200, n_final=300)
     assert [r["variant"] for r in rows] == ["wgan_gp", "hinge_sn"]
-    smoke = loss_zoo.variant("wgan_gp").smoke()
+    smoke = gan_losses.variant("wgan_gp").smoke()
     for r in rows:
         assert r["steps"] == smoke.steps and r["rollbacks"] == 0
         assert [c[1] for c in r["curve"]] == [20, 40, 60]
@@ -201,21 +201,21 @@ def test_compare_smoke(tmp_path):
         assert np.isfinite(r["fid"]) and r["curve"][-1][2] < 0.8 * r["curve"][0][2]  # learning
     assert rows[0]["d_updates"] == 5 * rows[0]["steps"]
     # the last checkpoint is saved and resumes: the run trained to its step budget
-    run = loss_zoo.build(smoke, tmp_path / "wgan_gp-seed0", keep_best=False)
+    run = gan_losses.build(smoke, tmp_path / "wgan_gp-seed0", keep_best=False)
     assert lessons.restore(run) == smoke.steps
-    summary = loss_zoo.summary(rows)
+    summary = gan_losses.summary(rows)
     assert set(summary) == {"wgan_gp", "hinge_sn"} and summary["wgan_gp"]["runs"] == 1
 
 
 def test_cli_trains_a_variant_with_set(tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli.main(["train", "losses", "--out", str(out), "--smoke", "--variant", "hinge_sn",
+    code = cli.main(["train", "gan_losses", "--out", str(out), "--smoke", "--variant", "hinge_sn",
                      "--set", "width=8", "--set", "steps=12", "--set", "ema_decay=null"])
     assert code == 0, capsys.readouterr().err
     assert last_json(capsys.readouterr().out)["step"] == 12
     saved = json.loads((out / "config.json").read_text())
     assert (saved["lesson"], saved["loss"], saved["spectral_norm"], saved["width"],
-            saved["ema_decay"]) == ("losses", "hinge", True, 8, None)
+            saved["ema_decay"]) == ("gan_losses", "hinge", True, 8, None)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -226,7 +226,7 @@ def test_cli_trains_a_variant_with_set(tmp_path, capsys):
     (["--variant", "wgan"], "Unknown variant"),
 ])
 def test_cli_bad_settings(tmp_path, capsys, argv, message):
-    code = cli.main(["train", "losses", "--out", str(tmp_path / "run"), "--smoke", *argv])
+    code = cli.main(["train", "gan_losses", "--out", str(tmp_path / "run"), "--smoke", *argv])
     assert code == 2 and message in capsys.readouterr().err
 
 

@@ -1,11 +1,11 @@
 """`bench all`: every lesson's speed, memory and time to its quality target, in one command.
 
 Each lesson trains its default config in a worker process of its own
-(`python -m ganlib.bench_all LESSON --minutes M --result FILE`), so the peak resident memory
+(`python -m ganlib.bench.all LESSON --minutes M --result FILE`), so the peak resident memory
 it reports (`ru_maxrss`) is that lesson's alone: building, training and the evaluations. The
-worker scores the run with the lesson's own metric at regular intervals of training time (the
-clock stops while the bench evaluates; for a default with a step budget, at regular step
-intervals too), stops at the first evaluation that meets the lesson's target (`TARGETS`) or
+worker scores the run with the lesson's own `measure` at regular intervals of training time
+(the clock stops while the bench evaluates; for a default with a step budget, at regular step
+intervals too), stops at the first evaluation that meets the lesson's `target` or
 after M minutes of training (or the default's own step budget, if that ends first), then times
 its train step alone for images/s. Time to target is thus the training time, compiling
 included, at the first evaluation that met it: an upper bound, to the evaluation interval.
@@ -29,152 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from . import config as ganlib_config
-from . import lessons
-from .timed_scores import TimedScores
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """A lesson's quality target: `metric` compared with `threshold` by `op`."""
-
-    metric: str
-    op: str  # "<=" (lower is better) or ">="
-    threshold: float
-    source: str
-
-    def met(self, value: float) -> bool:
-        return value <= self.threshold if self.op == "<=" else value >= self.threshold
-
-    def text(self) -> str:
-        return f"{self.metric} {self.op} {self.threshold:g}"
-
-
-# The one place the targets live. Where the course states none, the threshold is set here and
-# says so.
-TARGETS = {
-    "sine": Target("mean |y - sin x|", "<=", 0.03,
-                   "notebook 01's full-run check (mean distance from the curve below 0.03)"),
-    "dcgan": Target("judge FID (10k)", "<=", 5.0,
-                    "set here; the course states none (README: 3.1 after 10 min, the TF "
-                    "tutorial's DCGAN 63.8)"),
-    "cgan": Target("intended-class share", ">=", 0.95,
-                   "notebook 03: 'the lesson's target is 95%'"),
-    "infogan": Target("Q test accuracy (Hungarian)", ">=", 0.65,
-                      "README / notebook 04: 65% on Fashion-MNIST (there: median of 3 seeds; "
-                      "here seed 0)"),
-    "acgan": Target("intended-class share", ">=", 0.90,
-                    "notebook 05's full-run check (share >= 0.9)"),
-    "sgan": Target("test accuracy gain over labels-only", ">=", 0.10,
-                   "README / notebook 06: +10 points (there: mean of 3 label draws; here "
-                   "label draw 0), over the better of the baseline's averaged and latest "
-                   "weights"),
-    "pix2pix": Target("pixel accuracy gain over untrained U-Net", ">=", 0.20,
-                      "notebook 07's full-run check on the default task, rendered maps"),
-    "cyclegan": Target("target and position kept (worse direction)", ">=", 0.90,
-                       "notebook 08's full-run check on the default task, shapes"),
-    "losses": Target("judge FID (10k)", "<=", 20.0,
-                     "set here for lesson 09's default run (WGAN-GP); the course states none"),
-    "srgan": Target("judge FID, SRGAN / MSE alone", "<=", 0.6,
-                    "notebook 10's full-run check (FID at most 60% of the MSE generator's)"),
-    "stylegan": Target("judge FID (10k, cropped to 28x28)", "<=", 10.0,
-                       "set here for lesson 11's default run; the course states none"),
-}
-
-# What one "image" of images/s is, per lesson (every lesson counts batch_size per step).
-UNITS = {
-    "sine": "real points [x, sin x]",
-    "dcgan": "real images", "cgan": "real images", "infogan": "real images",
-    "acgan": "real images",
-    "sgan": "labelled images (plus unlabelled_per_labelled x as many unlabelled and generated)",
-    "pix2pix": "training pairs (pix2pix G, L1-only U-Net and D)",
-    "cyclegan": "images of each domain (one A and one B)",
-    "losses": "generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",
-    "srgan": "training images (SRGAN's G, the MSE-only G and D)",
-    "stylegan": "real images (padded to 32 x 32)",
-}
-
-
-# --- the lessons' metrics, as the lessons and `bench quality` compute them --------------------
-def _measurer(lesson: str, cfg, smoke: bool):
-    """run -> (value of the lesson's target metric, details); set up before the run is built."""
-    from . import metrics
-    from .bench_quality import sample_unconditional, untrained_pix2pix_metrics
-
-    if lesson == "sine":
-        from .lessons.sine import mean_abs_error
-
-        return lambda run: (mean_abs_error(run.generator(), n=10_000, seed=cfg.seed + 1), {})
-    if lesson in ("dcgan", "losses", "stylegan"):
-        n = 1000 if smoke else 10_000
-        crop = getattr(lessons.get(lesson), "crop", lambda images: images)  # stylegan: 32 -> 28
-
-        def dcgan_fid(run):
-            images = crop(sample_unconditional(run.generator(), n, cfg.seed + 1))
-            found = metrics.image_metrics(images, cfg.dataset)
-            return found["fid"], {"max_class_share": found["max_class_share"]}
-
-        return dcgan_fid
-    if lesson in ("cgan", "acgan"):
-        from .models.conditional import generate, num_classes_of
-
-        per_class = 50 if smoke else 1000
-
-        def intended_share(run):
-            g = run.generator()
-            labels = np.arange(per_class * num_classes_of(g)) % num_classes_of(g)
-            found = metrics.conditional_metrics(generate(g, labels, seed=cfg.seed + 1), labels,
-                                                cfg.dataset)
-            return found["intended_share"], {}
-
-        return intended_share
-    if lesson == "infogan":
-        from .lessons.infogan import cluster_accuracy
-
-        return lambda run: (cluster_accuracy(run)["accuracy"], {})
-    if lesson == "sgan":
-        from .lessons.sgan import gains, test_accuracy
-
-        def gain(run):  # the sterner gain: a dip of the baseline's average reaches no target
-            found = test_accuracy(run)
-            return gains(found)["gain_over_better_baseline"], found
-
-        return gain
-    if lesson == "pix2pix":
-        from .lessons.pix2pix import evaluate
-
-        n = 50 if smoke else None
-        floor = untrained_pix2pix_metrics(cfg, n)["pixel_accuracy"]
-
-        def pixel_gain(run):
-            ours = evaluate(run, n=n, seed=cfg.seed)["pix2pix"]["pixel_accuracy"]
-            return ours - floor, {"pixel_accuracy": ours, "untrained_pixel_accuracy": floor}
-
-        return pixel_gain
-    if lesson == "cyclegan":
-        from .lessons.cyclegan import evaluate
-
-        def kept(run):
-            found = evaluate(run, n=100 if smoke else 1000)
-            key = ("target_and_position_kept" if "target_and_position_kept" in found["AtoB"]
-                   else "target_share")
-            both = {d: found[d][key] for d in ("AtoB", "BtoA")}
-            return min(both.values()), {"metric": key, **both}
-
-        return kept
-    if lesson == "srgan":
-        from .lessons.srgan import evaluate
-
-        def fid_ratio(run):
-            found = evaluate(run, n=200 if smoke else None)
-            ours, mse = found["srgan"], found["mse"]
-            return ours["fid"] / mse["fid"], {"fid": ours["fid"], "mse_fid": mse["fid"],
-                                              "psnr": ours["psnr"], "mse_psnr": mse["psnr"]}
-
-        return fid_ratio
-    raise KeyError(f"no target metric for lesson {lesson!r}")
+from .. import config as ganlib_config
+from .. import lessons
+from ..lessons.interface import Target
+from ..timed_scores import TimedScores
+from .step import bench_step
 
 
 # --- the worker: one lesson, one process -----------------------------------------------------
@@ -244,12 +103,16 @@ def run_lesson(lesson: str, minutes: float, out: Path, evaluations: int = 8) -> 
     """Train `lesson`'s default config (smoke with GANLIB_SMOKE=1) for up to `minutes` of
     training, scoring it `evaluations` times; the figures of `bench all` for this lesson."""
     module = lessons.get(lesson)
+    declared = module.LESSON
     smoke = ganlib_config.settings().smoke
     cfg = module.Config().smoke() if smoke else module.Config()
-    target = TARGETS[lesson]
+    target = declared.target
     started = time.perf_counter()
-    measure = _measurer(lesson, cfg, smoke)
     run = module.build(cfg, run_dir=out / "runs" / lesson, fresh=True)
+
+    def measure(run):
+        return declared.measure(run, smoke)
+
     run.trainer.progress = False
     build_seconds = time.perf_counter() - started
     budget_s = 60 * minutes
@@ -269,7 +132,7 @@ def run_lesson(lesson: str, minutes: float, out: Path, evaluations: int = 8) -> 
     reached = watch.reached
     return {
         "lesson": lesson, "smoke": smoke, "device": device(),
-        "batch_size": cfg.batch_size, "unit": UNITS[lesson], **speed,
+        "batch_size": cfg.batch_size, "unit": declared.unit, **speed,
         "peak_rss_mib": peak_rss_mib(),
         "target": {**dataclasses.asdict(target), "text": target.text()},
         "reached": reached is not None,
@@ -307,7 +170,7 @@ def _worker(lesson: str, minutes: float, out: Path, evaluations: int) -> dict:
     log = out / f"{lesson}.log"
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "ganlib.bench_all", lesson, "--minutes", str(minutes),
+        command = [sys.executable, "-m", "ganlib.bench.all", lesson, "--minutes", str(minutes),
                    "--out", str(out), "--evaluations", str(evaluations), "--result", str(result)]
         started = time.perf_counter()
         with open(log, "w") as stream:
@@ -373,8 +236,6 @@ def markdown(report: dict) -> str:
 def bench_all(lesson_names: list[str], minutes: float, out: Path, evaluations: int = 8,
               step: bool = True) -> dict:
     """`bench all`: every lesson in a worker, then `bench step`; writes the JSON and table."""
-    from . import bench
-
     out.mkdir(parents=True, exist_ok=True)
     smoke = ganlib_config.settings().smoke
     report = {"bench": "all", "device": device(), "smoke": smoke, "minutes": minutes,
@@ -385,8 +246,7 @@ def bench_all(lesson_names: list[str], minutes: float, out: Path, evaluations: i
     (out / "bench_all.json").write_text(json.dumps(report, indent=2))  # kept if step fails
     if step:
         try:
-            report["step"] = bench.bench_step(**({"repeats": 3, "matmul_n": 512} if smoke
-                                                 else {}))
+            report["step"] = bench_step(**({"repeats": 3, "matmul_n": 512} if smoke else {}))
         except Exception as e:  # the lessons' figures above still count; say what failed
             report["step"] = {"error": f"{type(e).__name__}: {e}"}
         (out / "bench_all.json").write_text(json.dumps(report, indent=2))
@@ -398,7 +258,8 @@ def bench_all(lesson_names: list[str], minutes: float, out: Path, evaluations: i
 
 def main(argv=None) -> int:
     """The worker's entry point: one lesson, its figures as JSON in --result."""
-    p = argparse.ArgumentParser(prog="python -m ganlib.bench_all", description=__doc__)
+    lessons.registry.register_from_environment()
+    p = argparse.ArgumentParser(prog="python -m ganlib.bench.all", description=__doc__)
     p.add_argument("lesson", choices=list(lessons.LESSONS))
     p.add_argument("--minutes", type=float, required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -1,4 +1,4 @@
-"""Lesson 09 (`losses`): lesson 02's DCGAN trained with each of the well-known GAN losses.
+"""Lesson 09 (`gan_losses`): lesson 02's DCGAN trained with each of the well-known GAN losses.
 
 One run trains one variant; `compare` trains several, each for the same training time and
 with the same seeds, and scores each with judge FID at regular intervals of training time
@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, metrics
-from ..losses import AdversarialLoss
-from ..models import build_dcgan_discriminator, build_dcgan_generator
 from ..models.blocks import NORMS
 from ..optimizers import FusedAdam
 from ..steps import GANStep
 from ..timed_scores import TimedScores
-from . import dcgan
+from . import base, dcgan, evaluation
 from .base import Run, assemble, run_dir_for, seed_everything
+from .checks import at_least, check, fraction, one_of, positive
+from .interface import Lesson, QualityBench, Target
 
-NAME = "losses"
+NAME = "gan_losses"
 
 # Lesson 02's settings: each variant changes only what its paper changes.
 LESSON_02 = dict(loss="non_saturating", gradient_penalty=0.0, critic_steps=1, d_norm="batch",
@@ -64,12 +64,10 @@ class Config(dcgan.Config):
     checkpoint_every: int = 500
 
     def __post_init__(self):
-        if self.d_norm not in NORMS:
-            raise ValueError(f"Unknown d_norm {self.d_norm!r}; choose one of {', '.join(NORMS)}.")
-        if int(self.critic_steps) != self.critic_steps or self.critic_steps < 1:
-            raise ValueError(f"critic_steps must be a whole number >= 1, got "
-                             f"{self.critic_steps}.")
-        AdversarialLoss(self.loss, self.real_label, self.flip_prob)  # checks loss and labels
+        """Lesson 02's rules (`checks`; the loss and its labels among them), then the loss's."""
+        super().__post_init__()
+        check(self, at_least(0, "gradient_penalty"), positive("critic_steps", whole=True),
+              one_of("d_norm", NORMS), fraction("beta_2", below_one=True))
 
     def smoke(self) -> Config:
         return dataclasses.replace(super().smoke(), steps=60, sample_every=20,
@@ -90,24 +88,27 @@ def name_of(cfg: Config) -> str:
                 "custom")
 
 
-def build(cfg: Config, run_dir=None, fresh: bool = False, keep_best: bool = True) -> Run:
+def build(cfg: Config, run_dir=None, fresh: bool = False, keep_best: bool = True,
+          step_class=None, **overrides) -> Run:
     """Data, models, train step and callbacks of one variant's run (`fresh`: start over).
 
     keep_best: keep the best checkpoint by judge FID every `sample_every` steps, as lesson 02
     does; `compare` turns it off and scores by training time instead.
+    overrides: generator=, discriminator= (your own keras.Model in place of the lesson's);
+    step_class: your subclass of GANStep (e.g. with a loss of your own in `losses()`).
     """
     run_dir = run_dir_for(NAME, run_dir)
     seed_everything(cfg.seed)
     train = data.load(cfg.dataset, "train")
     image_shape = train.x.shape[1:]
-    g = build_dcgan_generator(cfg.latent_dim, image_shape, cfg.width, seed=cfg.seed)
-    d = build_dcgan_discriminator(image_shape, cfg.width, dropout=cfg.d_dropout, seed=cfg.seed,
-                                  norm=cfg.d_norm, spectral_norm=cfg.spectral_norm)
+    nets = dcgan.networks(NAME, cfg, image_shape, overrides, norm=cfg.d_norm,
+                          spectral_norm=cfg.spectral_norm)
     options = dcgan.step_options(cfg)
     options.update({f"{k}_optimizer": FusedAdam(cfg.lr, cfg.beta_1, cfg.beta_2)
                     for k in ("g", "d")})
-    step = GANStep(g, d, **options, gradient_penalty=cfg.gradient_penalty,
-                   critic_steps=cfg.critic_steps)
+    step = base.step_class(NAME, step_class, GANStep)(
+        nets["generator"], nets["discriminator"], **options, gradient_penalty=cfg.gradient_penalty,
+        critic_steps=cfg.critic_steps)
     # each step takes critic_steps fresh batches, one per update of D
     stream = functools.partial(data.batches, train.x, cfg.batch_size * cfg.critic_steps,
                                cfg.seed)
@@ -185,3 +186,34 @@ def summary(rows: list[dict]) -> dict:
                      "fid_min": round(min(fids), 3), "fid_max": round(max(fids), 3),
                      "g_steps": int(np.median(steps))}
     return out
+
+
+def measure(run: Run, smoke: bool = False) -> tuple[float, dict]:
+    """The target's figure: judge FID of 10,000 samples (1,000 for `smoke`)."""
+    return evaluation.unconditional_fid(run, smoke)
+
+
+def quality_bench(minutes: float = 2.0, seeds: int = 3, n: int = 5000,
+                  first_seed: int = 0) -> dict:
+    """Lesson 09: each loss variant trained `minutes` of training time per seed (`seeds` of
+    them from first_seed on), judge FID over training time (1000 samples, 6 times) and of n
+    samples at the end; per variant the median and range over seeds."""
+    rows = compare(seeds=range(first_seed, first_seed + seeds),
+                   out_dir=evaluation.scratch_dir("quality-losses"), minutes=minutes, steps=None,
+                   n_final=n)
+    return {"bench": "quality-losses", "minutes_per_run": minutes, "n": n,
+            "dataset": Config().dataset,
+            "summary": summary(rows), "runs": rows,
+            "real_fid_floor": metrics.real_reference(Config().dataset, n)["fid"]}
+
+
+LESSON = Lesson(
+    number=9, name=NAME, title="GAN losses",
+    target=Target("judge FID (10k)", "<=", 20.0,
+                  "set here for lesson 09's default run (WGAN-GP); the course states none"),
+    measure=measure,
+    unit="generated images (the default, WGAN-GP, also feeds D 5 real batches a step)",
+    datasets=("fashion_mnist", "mnist"), variant=variant, variants=tuple(VARIANTS),
+    quality=QualityBench(quality_bench, runs="seeds", first_run="first_seed"),
+    former_names=("losses",),
+)

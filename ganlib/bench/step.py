@@ -1,4 +1,4 @@
-"""Speed benchmarks: figures printed, never asserted (tests check behaviour, these measure).
+"""`bench step`: the speed of one train step; figures printed, never asserted.
 
 `bench step`:    images/s of ganlib's DCGAN step vs the classic Keras loop (stacked G->D,
                  `trainable` toggled, `train_on_batch`), and the step's achieved GFLOP/s as a
@@ -6,9 +6,6 @@
                  compute dtype (float32, or bfloat16/float16 under mixed precision); and
                  the same for the step's heaviest layer run alone, the ceiling that the
                  convolution library sets. Timings are the best of several rounds.
-`bench quality`: each lesson's result measured on its metric, in `ganlib.bench_quality`.
-`bench all`:     every lesson's images/s, peak memory and time to its target, in
-                 `ganlib.bench_all`.
 """
 
 from __future__ import annotations
@@ -22,10 +19,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from . import data
-from . import precision as precision_policy
-from .lessons import dcgan
-from .models import build_dcgan_discriminator, build_dcgan_generator
+from .. import data
+from .. import precision as precision_policy
+from ..lessons import dcgan
+from ..lessons.evaluation import scratch_dir
+from ..models import build_dcgan_discriminator, build_dcgan_generator
 
 
 # --- FLOPs ------------------------------------------------------------------------------------
@@ -101,13 +99,6 @@ def heaviest_layer(*models: keras.Model):
     """The Dense or convolution layer with the most FLOPs among `models`' layers (nested
     models' included)."""
     return max((layer for model in models for layer in leaf_layers(model)), key=layer_flops)
-
-
-def scratch_dir(name: str):
-    """Where a benchmark's run `name` goes: <output dir>/bench/name."""
-    from . import config
-
-    return config.settings().output_dir / "bench" / name
 
 
 # --- bench step -------------------------------------------------------------------------------
