@@ -84,7 +84,7 @@ class Trainer:
             cb.on_train_begin(self)
         self._stop_requested = False
         deadline = time.monotonic() + 60 * minutes if minutes is not None else math.inf
-        bar = keras.utils.Progbar(target) if self.progress else None
+        bar = self._progress_bar(target, minutes)
         start = time.monotonic()
         logs, logged = None, True
 
@@ -92,7 +92,10 @@ class Trainer:
             record = {"step": step, **{k: float(v) for k, v in logs.items()},
                       "seconds": round(time.monotonic() - start, 3)}
             self._append(record)
-            if bar:
+            if bar and minutes is not None:  # a time budget: seconds done of those given
+                bar.update(min(int(record["seconds"]), bar.target),
+                           [(k, v) for k, v in record.items() if k != "seconds"])
+            elif bar:
                 bar.update(step, [(k, v) for k, v in record.items()
                                   if k not in ("step", "seconds")])
 
@@ -121,6 +124,16 @@ class Trainer:
         if bar:
             print()
         return self.history
+
+    def _progress_bar(self, target: int | None, minutes: float | None):
+        """A bar of steps done of `target`, or, on a minutes budget, of seconds trained and
+        left (the step shown beside the losses); None without `progress`."""
+        if not self.progress:
+            return None
+        if minutes is None:
+            return keras.utils.Progbar(target)
+        return keras.utils.Progbar(max(1, round(60 * minutes)), unit_name="s",
+                                   stateful_metrics=["step"])
 
     def request_stop(self) -> None:
         """End training after this step, as if its budget were spent (a callback's budget)."""

@@ -94,6 +94,21 @@ def test_fit_minutes_zero_runs_no_step(make_trainer, run_dir):
     assert trainer.global_step == 0
 
 
+def test_progress_bar_counts_seconds_on_a_minutes_budget(make_trainer, run_dir, capsys):
+    """On a minutes budget the bar shows seconds trained and left, the step beside the
+    losses; on a step budget, steps."""
+    trainer, _, _ = make_trainer(run_dir)
+    trainer.progress = True
+    timed = trainer._progress_bar(None, 0.5)
+    assert (timed.target, timed.unit_name) == (30, "s")
+    assert trainer._progress_bar(40, None).target == 40
+    trainer.fit(minutes=0.02)
+    out = capsys.readouterr().out
+    assert "1/1" in out and "step:" in out, out
+    trainer.progress = False
+    assert trainer._progress_bar(40, None) is None
+
+
 def _state(trainer, g, d):
     step = trainer.step
     opt = step.optimizers["generator"]
