@@ -86,3 +86,21 @@ def test_tensorflow_imported_after_ganlib_runs_on_onednn_unless_turned_off(env, 
     out = subprocess.run([sys.executable, "-c", ONEDNN_CHECK], env=environ, capture_output=True,
                          text=True, timeout=300, check=True)
     assert out.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.skipif((platform.system(), platform.machine()) != ("Linux", "x86_64"),
+                    reason="the oneDNN notice is TensorFlow's on x86-64 Linux")
+@pytest.mark.parametrize("logs", [None, "1"])
+def test_tensorflow_start_up_notices_stay_off_stderr_unless_asked_for(logs):
+    """A notebook's first cell shows no oneDNN, CUDA or absl notices; GANLIB_TF_LOGS=1 keeps
+    them (this TensorFlow prints at least the oneDNN one on start-up, as it loads)."""
+    environ = {k: v for k, v in os.environ.items() if k != "GANLIB_TF_LOGS"}
+    if logs:
+        environ["GANLIB_TF_LOGS"] = logs
+    code = "import ganlib, tensorflow as tf\nprint(int(tf.constant(1)))"
+    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                         text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "1"
+    notices = [line for line in out.stderr.splitlines()
+               if "oneDNN" in line or "cuda" in line.lower() or "absl" in line]
+    assert bool(notices) == bool(logs), out.stderr
