@@ -8,6 +8,9 @@ logical CPUs. `compare`: also once on one device with the same seed and global b
 reports how far apart the two runs' losses and weights are. `restore`: whether the mirrored
 run's checkpoint restores exactly on one device (and, with `compare`, the one-device run's
 under two replicas). One JSON line per lesson.
+
+Several processes may be given the same OUT_DIR and lessons: each lesson is run by the first
+process to claim it (a file under OUT_DIR/claims), so they share the work.
 """
 
 import dataclasses
@@ -23,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ganlib import lessons  # noqa: E402
+from ganlib.checkpoints import KeepBest  # noqa: E402
 
 STEPS = 4
 
@@ -33,9 +37,14 @@ def weights(run) -> dict:
             for i, w in enumerate(model.weights)}
 
 
-def train(module, cfg, run_dir, strategy):
+def train(module, cfg, run_dir, strategy, score: bool = True):
+    """Build and fit a run under `strategy`. `score=False` drops its best-checkpoint score,
+    which only reads the generator (the weights end the same) and costs seconds."""
     with strategy.scope():
         run = module.build(cfg, run_dir, fresh=True)
+        if not score:
+            run.trainer.callbacks = [c for c in run.trainer.callbacks
+                                     if not isinstance(c, KeepBest)]
         start = weights(run)
         lessons.fit(run)
     return run, start
@@ -53,6 +62,17 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def claim(out: Path, name: str) -> bool:
+    """Whether this process takes `name`: true for the first process to ask (an exclusive
+    create, which is atomic)."""
+    (out / "claims").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "claims" / name).touch(exist_ok=False)
+    except FileExistsError:
+        return False
+    return True
+
+
 def uneven_batch_error(out: Path, strategy) -> str:
     """The error of a run whose global batch does not split among the replicas."""
     cfg = dataclasses.replace(lessons.get("sine").Config().smoke(), batch_size=5, steps=1)
@@ -65,9 +85,13 @@ def uneven_batch_error(out: Path, strategy) -> str:
 
 def main(out: Path, specs: list[str]) -> None:
     mirrored = tf.distribute.MirroredStrategy(DEVICES)  # one per process: collectives are shared
-    print("RESULT " + json.dumps({"lesson": "uneven", "error": uneven_batch_error(out, mirrored)}))
+    if claim(out, "uneven"):
+        print("RESULT " + json.dumps({"lesson": "uneven",
+                                      "error": uneven_batch_error(out, mirrored)}), flush=True)
     for spec in specs:
         name, _, flags = spec.partition(":")
+        if not claim(out, name):
+            continue
         compare, restore = "compare" in flags, "restore" in flags
         module = lessons.get(name)
         cfg = module.Config().smoke()
@@ -80,7 +104,8 @@ def main(out: Path, specs: list[str]) -> None:
         cfg = dataclasses.replace(cfg, **changes)
         one_device = tf.distribute.get_strategy()
         if compare:
-            one, start = train(module, cfg, out / f"{name}-one", one_device)
+            # the reference: only its weights and losses are compared with the mirrored run's
+            one, start = train(module, cfg, out / f"{name}-one", one_device, score=False)
         two, start_two = train(module, cfg, out / f"{name}-two", mirrored)
         result = {"lesson": name, "replicas": mirrored.num_replicas_in_sync,
                   "step": two.trainer.global_step,
