@@ -288,8 +288,9 @@ def draw(declared, g, n: int, seed: int) -> tuple[np.ndarray, dict]:
         extra["labels"], extra["continuous"] = codes[1], codes[2]
         out = g.predict(codes, batch_size=500, verbose=0)
     else:
-        z = np.random.default_rng(seed).standard_normal((n, g.inputs[0].shape[-1]))
-        out = g.predict(z.astype("f4"), batch_size=500, verbose=0)
+        from .lessons.evaluation import sample_unconditional
+
+        out = sample_unconditional(g, n, seed)
     if declared.crop is not None:  # G draws a larger canvas: the dataset's size back
         out = declared.crop(out)
     return out, extra
@@ -438,13 +439,12 @@ def bench(args) -> int:
     if args.what == "step":
         print_json(bench_step(args.batch_size, precision=args.precision or "float32"))
         return 0
-    from .bench.quality import bench_quality, options
+    from .bench.quality import bench_quality
 
     lesson = args.lesson or "dcgan"
-    cli_options = dict(minutes=args.minutes, steps=args.steps, runs=args.runs,
-                       first_run=args.first_run)
-    options(lesson, **cli_options)  # a ValueError before any work: error: ..., exit 2
-    print_json(bench_quality(lesson, **cli_options))
+    # options it cannot take are a ValueError before any work: error: ..., exit 2
+    print_json(bench_quality(lesson, minutes=args.minutes, steps=args.steps, runs=args.runs,
+                             first_run=args.first_run))
     return 0
 
 
