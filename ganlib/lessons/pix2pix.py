@@ -259,7 +259,7 @@ def quality_bench(minutes: float = 10.0, datasets=("rendered_maps", "fashion_edg
 LESSON = Lesson(
     number=7, name=NAME, title="pix2pix: image-to-image translation",
     target=Target("pixel accuracy gain over untrained U-Net", ">=", 0.20,
-                  "notebook 07's full-run check on the default task, rendered maps"),
+                  "set by the course for the default task, rendered maps"),
     measure=measure, unit="training pairs (pix2pix G, L1-only U-Net and D)", inputs="image",
     datasets=tuple(DATASETS), translate=translate, quality=QualityBench(quality_bench),
 )

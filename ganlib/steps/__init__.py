@@ -1,13 +1,14 @@
 """tf.GradientTape train steps, one skeleton for every GAN family.
 
-`TrainStep` owns the skeleton: compute per-example losses under one tape, average them over
-the *global* batch (correct under any `tf.distribute` strategy), apply one optimizer per
-network, count the step, return a dict of scalar tensors. A family only writes `losses()`.
+`TrainStep.update` is the skeleton: compute per-example losses under one tape, average them
+over the *global* batch (correct under any `tf.distribute` strategy), apply one optimizer per
+network, return a dict of scalar tensors. A family only writes `losses()`.
 
 Randomness inside a step (noise, label flips) is stateless, seeded by (seed, step): no hidden
 RNG state, the same seed gives the same run, and a restored checkpoint continues with the
-noise it would have drawn anyway. Per-example draws take this replica's rows of a draw over
-the global batch (`ganlib.distribute.replica_rows`), so a run on N replicas sees the noise a
+noise it would have drawn anyway. `losses()` draws through the step's named helpers
+(`self.normal`, `self.uniform`, `self.integers`, `self.split`; module `draws`), which take this
+replica's rows of a draw over the global batch, so a run on N replicas sees the noise a
 one-device run with the same global batch sees.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..precision import with_loss_scaling
+from . import draws
 
 
 class TrainStep:
@@ -82,7 +83,7 @@ class TrainStep:
         seed = tf.stack([self.seed.read_value(), self.step.read_value()])
         parts = self.updates_per_step
         if parts == 1:
-            logs = self._update(batch, seed, list(self.optimizers))
+            logs = self.update(batch, seed, list(self.optimizers))
         else:  # part i updates the networks still owed an update; the last part, all of them
             flat = tf.nest.flatten(batch)
             rows = flat[0].shape[0]
@@ -96,34 +97,45 @@ class TrainStep:
                 # each replica holds a contiguous block of the global batch
                 piece = tf.nest.pack_sequence_as(batch, [x[i::parts] for x in flat])
                 part_seed = tf.random.experimental.stateless_fold_in(seed, i)
-                all_logs.append(self._update(piece, part_seed, names))
+                all_logs.append(self.update(piece, part_seed, names))
             logs = {k: tf.add_n([one[k] for one in all_logs]) / parts for k in all_logs[0]}
         self.step.assign_add(1)
         return logs
 
-    def _update(self, batch, seed, names):
-        """One forward pass of `losses` and a gradient update of the networks in `names`."""
+    def update(self, batch, seed, names):
+        """One update: every loss from one forward pass under a tape, then each network in
+        `names` takes the gradient of its own loss, applied by its own optimizer."""
         with tf.GradientTape(persistent=True) as tape:
             losses, metrics = self.losses(batch, seed)
-            averaged = {k: self._average(v) for k, v in losses.items()}
-            scaled = {k: self.optimizers[k].scale_loss(averaged[k]) for k in names}
-        for name, loss in scaled.items():  # the optimizer unscales what it scaled
+            losses = {name: self.average(loss) for name, loss in losses.items()}
+            # under mixed precision, scaled up here and back down by the optimizer
+            scaled = {name: self.optimizers[name].scale_loss(losses[name]) for name in names}
+        for name in names:
             variables = self.networks[name].trainable_variables
-            grads = tape.gradient(loss, variables)
-            self.optimizers[name].apply_gradients(zip(grads, variables))
-        del tape
-        for name in scaled:
-            averaged[name] = nan_unless_finite(averaged[name], self.networks[name].weights)
-        logs = {f"{k}_loss": v for k, v in averaged.items()}
-        logs.update({k: self._average(v) for k, v in metrics.items()})
+            gradients = tape.gradient(scaled[name], variables)
+            self.optimizers[name].apply_gradients(zip(gradients, variables))
+        return self.logs(losses, metrics, names)
+
+    def logs(self, losses, metrics, updated) -> dict:
+        """What a step reports: each loss as `<network>_loss` (NaN if an updated network's
+        weights went non-finite, for the watchdog), each metric averaged over the batch."""
+        logs = {f"{name}_loss": nan_unless_finite(loss, self.networks[name].weights)
+                if name in updated else loss for name, loss in losses.items()}
+        logs.update({name: self.average(value) for name, value in metrics.items()})
         return logs
 
-    def _average(self, per_example):
+    def average(self, per_example):
         """Mean over the global batch: sum here / (local batch x replicas); SUM-reduced later."""
         per_example = tf.cast(per_example, tf.float32)
         global_batch = tf.cast(tf.shape(per_example)[0], tf.float32) * tf.cast(
             tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32)
         return tf.reduce_sum(per_example) / global_batch
+
+    # --- the draws `losses()` makes (see `draws`): the same on one device or several --------
+    split = staticmethod(draws.split)
+    normal = staticmethod(draws.normal)
+    uniform = staticmethod(draws.uniform)
+    integers = staticmethod(draws.integers)
 
 
 def generator_networks(generator, discriminator, g_optimizer, d_optimizer, baseline=None,

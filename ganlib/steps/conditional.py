@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..distribute import replica_rows
+from . import draws
 from .gan import GANStep
 
 
@@ -37,8 +37,7 @@ class ConditionalGANStep(GANStep):
         g, d = self.networks["generator"], self.networks["discriminator"]
         real, labels = batch
         labels = tf.cast(labels, tf.int32)
-        fake_seed, flip_seed, wrong_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3))
+        fake_seed, flip_seed, wrong_seed = self.split(seed, 3)
         n = tf.shape(real)[0]
         fake, fake_labels = conditional_fakes(g, n, self.num_classes, fake_seed)
         real_logits = d([real, labels], training=True)
@@ -48,7 +47,7 @@ class ConditionalGANStep(GANStep):
             wrong = other_labels(labels, self.num_classes, wrong_seed)
             wrong_logits = tf.cast(d([real, wrong], training=True), tf.float32)
             w = self.mismatch_weight
-            flips = tf.unstack(tf.random.experimental.stateless_split(flip_seed, 3))
+            flips = self.split(flip_seed, 3)
             losses["discriminator"] = self.loss.on_real(real_logits, flips[0]) + (
                 self.loss.on_fake(fake_logits, flips[1])
                 + w * self.loss.on_fake(wrong_logits, flips[2])) / (1 + w)
@@ -94,7 +93,7 @@ class ACGANStep(GANStep):
         g, d = self.networks["generator"], self.networks["discriminator"]
         real, labels = batch
         labels = tf.cast(labels, tf.int32)
-        fake_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        fake_seed, flip_seed = self.split(seed, 2)
         fake, fake_labels = conditional_fakes(g, tf.shape(real)[0], self.num_classes, fake_seed)
         real_logits, real_classes = d(real, training=True)
         fake_logits, fake_classes = d(fake, training=True)
@@ -123,11 +122,9 @@ class ACGANStep(GANStep):
 # --- helpers the conditional steps share ------------------------------------------------------
 def conditional_fakes(generator: keras.Model, n, num_classes: int, seed):
     """n fakes of classes drawn uniformly, from stateless noise: (images, labels)."""
-    noise_seed, class_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    latent_dim = int(generator.inputs[0].shape[-1])
-    noise = replica_rows(lambda m: tf.random.stateless_normal([m, latent_dim], noise_seed), n)
-    labels = replica_rows(lambda m: tf.random.stateless_uniform(
-        [m], class_seed, 0, num_classes, dtype=tf.int32), n)
+    noise_seed, class_seed = draws.split(seed, 2)
+    noise = draws.normal([n, int(generator.inputs[0].shape[-1])], noise_seed)
+    labels = draws.integers(n, class_seed, 0, num_classes)
     return generator([noise, labels], training=True), labels
 
 
@@ -140,6 +137,5 @@ def class_hits(class_logits, labels):
 def other_labels(labels, num_classes: int, seed):
     """For each label, a class drawn uniformly from the *other* classes (label + 1..K-1, mod K)."""
     labels = tf.cast(labels, tf.int32)
-    shift = replica_rows(lambda m: tf.random.stateless_uniform(
-        [m], seed, 1, num_classes, dtype=tf.int32), tf.shape(labels)[0])
+    shift = draws.integers(tf.shape(labels)[0], seed, 1, num_classes)
     return (labels + shift) % num_classes

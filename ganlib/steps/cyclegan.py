@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..distribute import replica_rows
 from ..losses import AdversarialLoss, l1_per_example
+from . import draws
 from .base import TrainStep
 
 
@@ -35,11 +35,10 @@ class ImagePool(tf.Module):
             return fakes
         fakes = tf.stop_gradient(tf.cast(fakes, tf.float32))
         n = tf.shape(fakes)[0]
-        swap_seed, slot_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        swap_seed, slot_seed = draws.split(seed, 2)
         count = self.count.read_value()
         free = count + tf.range(n) < self.size  # still filling: keep the fake, show it
-        swap = (count >= self.size) & (replica_rows(
-            lambda m: tf.random.stateless_uniform([m], swap_seed), n) < 0.5)
+        swap = (count >= self.size) & (draws.uniform([n], swap_seed) < 0.5)
         # distinct random slots, so no two fakes of the batch swap with the same old image
         random_slots = tf.argsort(tf.random.stateless_uniform([self.size], slot_seed))[:n]
         slots = tf.where(free, count + tf.range(n), tf.where(swap, random_slots, self.size))
@@ -111,7 +110,7 @@ class CycleGANStep(TrainStep):
         g, f = self.networks["generator"], self.networks["generator_ba"]
         d_b, d_a = self.networks["discriminator"], self.networks["discriminator_a"]
         real_a, real_b = batch
-        pool_a_seed, pool_b_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        pool_a_seed, pool_b_seed = self.split(seed, 2)
         fake_b, fake_a = g(real_a, training=True), f(real_b, training=True)
         cycle_a = l1_per_example(real_a, f(fake_b, training=True))
         cycle_b = l1_per_example(real_b, g(fake_a, training=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..distribute import replica_rows
 from ..losses import AdversarialLoss, gradient_penalty
 from .base import TrainStep
 
@@ -35,9 +34,8 @@ class GANStep(TrainStep):
 
     def losses(self, real, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
-        noise_seed, label_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim],
-                                                                  noise_seed), tf.shape(real)[0])
+        noise_seed, label_seed = self.split(seed, 2)
+        noise = self.normal([tf.shape(real)[0], self.latent_dim], noise_seed)
         fake = g(noise, training=True)
         losses, metrics = self.adversarial(d(real, training=True), d(fake, training=True),
                                            label_seed)

@@ -6,8 +6,9 @@ import keras
 import tensorflow as tf
 
 from ..data.augment import consistency_move
-from ..distribute import batch_mean, replica_rows
+from ..distribute import batch_mean
 from ..losses import categorical_nll, category_consistency, category_entropies, gaussian_nll
+from . import draws
 from .conditional import class_hits
 from .gan import GANStep
 
@@ -113,33 +114,45 @@ class InfoGANStep(GANStep):
 
     def losses(self, real, seed):
         g, d = self.networks["generator"], self.networks["discriminator"]
-        code_seed, flip_seed, shift_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3))
+        code_seed, flip_seed, shift_seed = self.split(seed, 3)
         noise, category, continuous = draw_codes(
             tf.shape(real)[0], self.latent_dim, self.num_categories, self.num_continuous,
             code_seed)
-        if self.mode_seeking_weight:
+        if self.mode_seeking_weight:  # the course's: fakes in pairs with the same codes
             category, continuous = pair_rows(category), pair_rows(continuous)
         fake = g([noise, category, continuous], training=True)
         real_logits, real_categories, _, _ = d(real, training=True)
         fake_logits, category_logits, mean, log_std = d(fake, training=True)
         losses, metrics = self.adversarial(real_logits, fake_logits, flip_seed)
         self.log_adversarial(losses, metrics)
+        # the information term: how well Q reads back the codes G was given
         category_loss = categorical_nll(category, category_logits)
         continuous_loss = gaussian_nll(continuous, mean, log_std)
         info = (self.category_weight * category_loss
                 + self.continuous_weight * continuous_loss)
         losses["discriminator"] += info
         losses["generator"] += info
+        metrics.update(
+            category_loss=category_loss, continuous_loss=continuous_loss,
+            # the share of G's images whose category Q reads back correctly
+            q_category_acc=class_hits(category_logits, category),
+        )  # fmt: skip
+        self.course_terms(losses, metrics, real, real_categories, fake, noise, shift_seed)
+        return losses, metrics
+
+    def course_terms(self, losses, metrics, real, real_categories, fake, noise, seed):
+        """The course's additions to the paper's losses (see the class docstring), each off
+        at weight 0: information on real images, consistency under moves, mode seeking."""
+        d = self.networks["discriminator"]
         # category_information's two parts: the log gets the plain estimate, D's loss the
         # balanced one
         marginal, own = category_entropies(real_categories)
-        real_info = marginal - own
+        metrics["real_category_info"] = marginal - own
         if self.real_info_weight:
             losses["discriminator"] -= self.real_info_weight * (
                 self.category_balance * marginal - own)
         if self.consistency_weight:
-            moved = consistency_move(real, shift_seed, self.max_shift, self.mirror,
+            moved = consistency_move(real, seed, self.max_shift, self.mirror,
                                      self.intensity_levels, self.intensity_gamma,
                                      self.max_zoom, self.max_aspect, self.cutout_size)
             moved_categories = d(moved, training=True)[1]
@@ -150,24 +163,15 @@ class InfoGANStep(GANStep):
             ratio = noise_sensitivity(fake, noise)
             losses["generator"] += self.mode_seeking_weight / (ratio + 1e-5)
             metrics["mode_seeking_ratio"] = tf.fill(tf.shape(real)[:1], ratio)
-        metrics.update(
-            category_loss=category_loss, continuous_loss=continuous_loss,
-            real_category_info=real_info,
-            # the share of G's images whose category Q reads back correctly
-            q_category_acc=class_hits(category_logits, category),
-        )  # fmt: skip
-        return losses, metrics
 
 
 def draw_codes(n, noise_dim: int, num_categories: int, num_continuous: int, seed):
     """InfoGAN's latent input for n samples: (noise N(0, 1), category uniform over
     0..num_categories-1, continuous codes uniform in [-1, 1]), stateless from `seed`."""
-    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    noise = replica_rows(lambda m: tf.random.stateless_normal([m, noise_dim], seeds[0]), n)
-    category = replica_rows(lambda m: tf.random.stateless_uniform(
-        [m], seeds[1], 0, num_categories, dtype=tf.int32), n)
-    continuous = replica_rows(lambda m: tf.random.stateless_uniform(
-        [m, num_continuous], seeds[2], -1.0, 1.0), n)
+    noise_seed, category_seed, continuous_seed = draws.split(seed, 3)
+    noise = draws.normal([n, noise_dim], noise_seed)
+    category = draws.integers(n, category_seed, 0, num_categories)
+    continuous = draws.uniform([n, num_continuous], continuous_seed, -1.0, 1.0)
     return noise, category, continuous
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..distribute import batch_mean, replica_rows
+from ..distribute import batch_mean
 from .base import TrainStep
 from .conditional import class_hits
 
@@ -46,12 +46,8 @@ class SemiSupervisedGANStep(TrainStep):
         g, d, baseline = (self.networks[k] for k in ("generator", "discriminator", "baseline"))
         unlabelled, (labelled, labels) = batch
         labels = tf.cast(labels, tf.int32)
-        n_unlabelled, n_labelled = unlabelled.shape[0], labelled.shape[0]
-        if n_unlabelled and n_labelled and n_unlabelled % n_labelled:
-            raise ValueError(f"{n_unlabelled} unlabelled images for {n_labelled} labelled "
-                             "ones: give a whole number of unlabelled images per labelled one.")
-        noise = replica_rows(lambda m: tf.random.stateless_normal([m, self.latent_dim], seed),
-                             tf.shape(unlabelled)[0])
+        check_ratio(unlabelled, labelled)
+        noise = self.normal([tf.shape(unlabelled)[0], self.latent_dim], seed)
         fake = g(noise, training=True)
         class_logits = tf.cast(d(labelled, training=True)[0], tf.float32)
         real_logits, real_features = (tf.cast(t, tf.float32) for t in d(unlabelled, training=True))
@@ -81,3 +77,11 @@ class SemiSupervisedGANStep(TrainStep):
             "baseline_labelled_acc": class_hits(baseline_logits, labels),
         }
         return losses, metrics
+
+
+def check_ratio(unlabelled, labelled) -> None:
+    """A clear error unless there is a whole number of unlabelled images per labelled one."""
+    n_unlabelled, n_labelled = unlabelled.shape[0], labelled.shape[0]
+    if n_unlabelled and n_labelled and n_unlabelled % n_labelled:
+        raise ValueError(f"{n_unlabelled} unlabelled images for {n_labelled} labelled "
+                         "ones: give a whole number of unlabelled images per labelled one.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..distribute import replica_rows
 from ..losses import AdversarialLoss
 from .gan import GANStep
 
@@ -39,12 +38,11 @@ class StyleGANStep(GANStep):
 
     def mixed_ws(self, n, seed):
         """(ws n x num_ws x w_dim with style mixing, the unmixed w1 n x w_dim)."""
-        z_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        z = replica_rows(lambda m: tf.random.stateless_normal([m, 2, self.latent_dim], z_seed),
-                         n)
+        z_seed, mix_seed = self.split(seed, 2)
+        z = self.normal([n, 2, self.latent_dim], z_seed)
         w = self.mapping(tf.reshape(z, [-1, self.latent_dim]), training=True)
         w = tf.reshape(w, [n, 2, -1])
-        u = replica_rows(lambda m: tf.random.stateless_uniform([m, 2], mix_seed), n)
+        u = self.uniform([n, 2], mix_seed)
         crossover = 1 + tf.cast(tf.floor(u[:, 1] * (self.num_ws - 1)), tf.int32)
         crossover = tf.where(u[:, 0] < self.mixing_prob, crossover, self.num_ws)  # no mixing
         first = tf.range(self.num_ws)[None, :] < crossover[:, None]  # n x num_ws: w1's layers
@@ -53,14 +51,12 @@ class StyleGANStep(GANStep):
 
     def noise(self, n, seed):
         """Fresh N(0, 1) noise for each noise input of the synthesis network."""
-        return [replica_rows(lambda m, i=i, shape=shape: tf.random.stateless_normal(
-            [m, *shape], tf.random.experimental.stateless_fold_in(seed, i)), n)
-            for i, shape in enumerate(self.noise_shapes)]
+        return [self.normal([n, *shape], tf.random.experimental.stateless_fold_in(seed, i))
+                for i, shape in enumerate(self.noise_shapes)]
 
     def losses(self, real, seed):
         d = self.networks["discriminator"]
-        ws_seed, noise_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3))
+        ws_seed, noise_seed, flip_seed = self.split(seed, 3)
         n = tf.shape(real)[0]
         ws, w1 = self.mixed_ws(n, ws_seed)
         fake = self.synthesis([ws, *self.noise(n, noise_seed)], training=True)
