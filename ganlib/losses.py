@@ -13,7 +13,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from .distribute import batch_mean, replica_rows
+from . import draws
+from .distribute import batch_mean
 
 
 def _bce(labels, logits):
@@ -64,9 +65,8 @@ class AdversarialLoss:
         if self.flip_prob > 0:
             if seed is None:
                 raise ValueError("noisy labels (flip_prob > 0) need a seed for the flips.")
-            shape = tf.shape(logits)
-            flip = replica_rows(lambda m: tf.random.stateless_uniform(
-                tf.concat([[m], shape[1:]], 0), seed), shape[0]) < self.flip_prob
+            rows = tf.shape(logits)[0]
+            flip = draws.uniform([rows, *logits.shape[1:]], seed) < self.flip_prob
             targets = tf.where(flip, 1.0 - targets, targets)
         return targets
 
@@ -122,9 +122,7 @@ def gradient_penalty(critic, real, fake, seed):
     real = tf.cast(real, tf.float32)
     fake = tf.stop_gradient(tf.cast(fake, tf.float32))
     n = tf.shape(real)[0]
-    shape = tf.concat([[1], tf.ones([tf.rank(real) - 1], tf.int32)], 0)
-    e = replica_rows(lambda m: tf.random.stateless_uniform(
-        tf.concat([[m], shape[1:]], 0), seed), n)
+    e = draws.uniform([n] + [1] * (real.shape.rank - 1), seed)  # one e per example
     between = e * real + (1.0 - e) * fake
     with tf.GradientTape() as tape:
         tape.watch(between)

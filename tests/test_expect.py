@@ -66,3 +66,8 @@ def test_an_exercise_changes_settings_on_a_short_budget(monkeypatch):
     assert (cfg.minutes, cfg.steps, cfg.lr) == (None, expect.EXERCISE_SMOKE_STEPS, 1e-3)
     with pytest.raises(ValueError, match="lr"):  # the lesson's own checks still apply
         expect.exercise(dcgan.Config(), minutes=2, lr=-1.0)
+    monkeypatch.setenv("GANLIB_SMOKE", "0")
+    cfg = expect.exercise(sine.Config(), steps=500)  # a step budget, as the lesson's own
+    assert (cfg.minutes, cfg.steps) == (None, 500)
+    with pytest.raises(ValueError, match="one of them"):
+        expect.exercise(sine.Config(), minutes=1, steps=500)

@@ -3,7 +3,7 @@
 
     print(expect.what_to_expect("dcgan"))   # the target, where it comes from, when it is checked
     expect.check_target(run)                 # measures; asserts the target at the defaults only
-    expect.exercise(cfg, minutes=2, lr=1e-2)  # an exercise's settings on a short budget
+    expect.exercise(cfg, minutes=2, lr=1e-2)  # an exercise's settings, a short budget
 
 The target is a claim about the lesson's default settings. A learner who changes a setting
 (an exercise, say) gets the measured figure beside the target, and no failing assert.
@@ -72,12 +72,15 @@ def check_target(run) -> float:
 EXERCISE_SMOKE_STEPS = 30  # an exercise's solution in a smoke run: enough to run every line
 
 
-def exercise(cfg, minutes: float, **changes):
-    """`cfg` with an exercise's `changes`, trained for `minutes` (a smoke run: its smoke
-    budget, at most EXERCISE_SMOKE_STEPS steps), so a worked solution costs little."""
+def exercise(cfg, minutes: float | None = None, steps: int | None = None, **changes):
+    """`cfg` with an exercise's `changes`, trained for `minutes` or `steps` (one of them; a
+    smoke run: its smoke budget, at most EXERCISE_SMOKE_STEPS steps), so a worked solution
+    costs little."""
+    if (minutes is None) == (steps is None):
+        raise ValueError("give an exercise's budget as minutes= or steps=, one of them.")
     cfg = dataclasses.replace(cfg, **changes)
     if config.settings().smoke:
         small = cfg.smoke()
         return dataclasses.replace(small, minutes=None,
                                    steps=min(small.steps, EXERCISE_SMOKE_STEPS))
-    return dataclasses.replace(cfg, minutes=minutes, steps=None)
+    return dataclasses.replace(cfg, minutes=minutes, steps=steps)

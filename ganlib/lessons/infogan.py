@@ -93,6 +93,19 @@ class Config(dcgan.Config):
               positive("g_lr", optional=True))
 
 
+def paper(cfg: Config | None = None) -> Config:
+    """`cfg` (default: the lesson's defaults) made the paper's InfoGAN (Chen et al., 2016):
+    the course's additions switched off (information on real images, consistency under
+    moves, mode seeking: their weights 0, so the knobs inside them, `category_balance` and
+    the moves, do nothing) and the paper's two continuous codes of its MNIST model. Every
+    other setting stays as given: the budget, the seed, the networks, the learning rates (G's
+    1e-3 and D's 2e-4 are the paper's) and G's moving average, which only picks the weights
+    that samples are drawn from."""
+    return dataclasses.replace(Config() if cfg is None else cfg, real_info_weight=0.0,
+                               consistency_weight=0.0, mode_seeking_weight=0.0,
+                               num_continuous=2)
+
+
 def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
           **overrides) -> Run:
     """Data, models, train step and callbacks for an InfoGAN run (`fresh`: start over).

@@ -7,9 +7,9 @@ network, return a dict of scalar tensors. A family only writes `losses()`.
 Randomness inside a step (noise, label flips) is stateless, seeded by (seed, step): no hidden
 RNG state, the same seed gives the same run, and a restored checkpoint continues with the
 noise it would have drawn anyway. `losses()` draws through the step's named helpers
-(`self.normal`, `self.uniform`, `self.integers`, `self.split`; module `draws`), which take this
-replica's rows of a draw over the global batch, so a run on N replicas sees the noise a
-one-device run with the same global batch sees.
+(`self.normal`, `self.uniform`, `self.integers`, `self.split`; module `ganlib.draws`), which
+take this replica's rows of a draw over the global batch, so a run on N replicas sees the
+noise a one-device run with the same global batch sees.
 """
 
 from .base import TrainStep

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .. import draws
 from ..precision import with_loss_scaling
-from . import draws
 
 
 class TrainStep:

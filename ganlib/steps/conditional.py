@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from . import draws
+from .. import draws
 from .gan import GANStep
 
 

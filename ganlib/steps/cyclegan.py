@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .. import draws
 from ..losses import AdversarialLoss, l1_per_example
-from . import draws
 from .base import TrainStep
 
 

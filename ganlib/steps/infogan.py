@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .. import draws
 from ..data.augment import consistency_move
 from ..distribute import batch_mean
 from ..losses import categorical_nll, category_consistency, category_entropies, gaussian_nll
-from . import draws
 from .conditional import class_hits
 from .gan import GANStep
 

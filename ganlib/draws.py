@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..distribute import replica_rows
+from .distribute import replica_rows
 
 
 def split(seed, n: int) -> list:
