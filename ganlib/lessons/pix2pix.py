@@ -139,8 +139,8 @@ def build(cfg: Config, run_dir=None, fresh: bool = False, step_class=None,
           **overrides) -> Run:
     """Data, models, train step and callbacks for a pix2pix run (`fresh`: start over).
 
-    overrides: generator= (source -> target images), discriminator= (taking [target,
-    source], giving a grid of patch logits), your own keras.Model in place of the lesson's
+    overrides: generator= (source -> target images), discriminator= (taking [source,
+    image], giving a grid of patch logits), your own keras.Model in place of the lesson's
     (the L1-only baseline stays the lesson's U-Net); step_class: your subclass of Pix2PixStep.
     """
     run_dir = run_dir_for(NAME, run_dir)
