@@ -163,7 +163,8 @@ def test_minutes_or_steps_each_none_or_positive_and_one_of_them_given(module):
                                                          "give one of them > 0"]),
     (pix2pix, dict(dataset="fashion_edges", image_size=64), ["image_size=64", "28x28"]),
     (stylegan, dict(width=64, max_width=32), ["max_width=32 is below width=64"]),
-    (gan_losses, dict(real_label=0.9), ["loss='wasserstein' has no labels", "real_label=0.9"]),
+    (gan_losses, dict(loss="wasserstein", real_label=0.9),
+     ["loss='wasserstein' has no labels", "real_label=0.9"]),
     (dcgan, dict(loss="hinge", flip_prob=0.1), ["loss='hinge' has no labels", "flip_prob=0.1"]),
 ])  # fmt: skip
 def test_settings_that_do_not_go_together_are_refused(module, changes, phrases):
