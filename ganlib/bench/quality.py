@@ -45,4 +45,5 @@ def options(name: str, minutes: float | None = None, steps: int | None = None, r
 
 def bench_quality(name: str, **cli_options) -> dict:
     """Run lesson `name`'s quality benchmark with the command line's options (`options`)."""
-    return lessons.get(name).LESSON.quality.run(**options(name, **cli_options))
+    kwargs = options(name, **cli_options)  # a clear ValueError before any lookup or work
+    return lessons.get(name).LESSON.quality.run(**kwargs)
